@@ -1,0 +1,170 @@
+//! `skillc check`: arguments, inputs, outputs. Thin: the work is in
+//! [`crate::check`] and [`crate::report`].
+
+use super::{check, load, Compiled, Loaded, Verdict};
+use crate::diagnostic::{self, Diagnostic};
+use crate::ir::Program;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The JSON Lines dataset (`-` for standard input)
+    pub dataset: PathBuf,
+    /// Skill folders or files (repeatable; default ./skills, else the shipped skills)
+    #[arg(long = "skills", value_name = "PATH")]
+    pub skills: Vec<PathBuf>,
+    /// Output format: text for people, json for programs (JSON Lines)
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Copy accepted (and flagged) lines to this file
+    #[arg(long, value_name = "FILE")]
+    pub accepted: Option<PathBuf>,
+    /// Copy rejected lines to this file
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+    /// An existing dataset the candidates are checked against (only candidates are reported)
+    #[arg(long, value_name = "DATASET")]
+    pub base: Option<PathBuf>,
+    /// Show at most this many findings per rule in text output
+    #[arg(long, default_value_t = 20)]
+    pub max_per_rule: usize,
+    /// Worker threads (default: one per core)
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Compiles the skills a command should use: the given paths; else
+/// `./skills` when it exists; else the shipped skills built into skillc.
+pub fn load_skills(paths: &[PathBuf]) -> Result<(Program, Vec<Diagnostic>), String> {
+    if !paths.is_empty() {
+        return Ok(crate::compile_paths(paths));
+    }
+    let local = PathBuf::from("skills");
+    if local.is_dir() {
+        return Ok(crate::compile_paths(&[local]));
+    }
+    Ok(crate::compile_sources(&crate::embedded::skills()))
+}
+
+fn open_dataset(path: &Path) -> Result<File, String> {
+    if path.is_dir() {
+        return Err(format!("`{}` is a directory, not a dataset", path.display()));
+    }
+    File::open(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
+}
+
+pub fn run(args: CheckArgs) -> Result<u8, String> {
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(|e| e.to_string())?;
+    }
+    let (program, diags) = load_skills(&args.skills)?;
+    if diags.iter().any(Diagnostic::is_error) {
+        let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+        eprint!("{}", diagnostic::render_terminal(&program.db, &errors, std::io::stderr().is_terminal()));
+        return Err(format!("the skills do not compile ({} error{})", errors.len(), if errors.len() == 1 { "" } else { "s" }));
+    }
+    let compiled = Compiled::new(program)?;
+
+    let base = match &args.base {
+        Some(path) => Some(load(&compiled, open_dataset(path)?, None, 0).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?),
+        None => None,
+    };
+    let first = base.as_ref().map_or(0, |b| b.records.len() as u32);
+    let splitting = args.accepted.is_some() || args.rejected.is_some();
+    // Standard input is spilled to a temporary file so the split can re-read it.
+    let (candidates, mut reread): (Loaded, Option<File>) = if args.dataset.as_os_str() == "-" {
+        let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
+        let stdin = std::io::stdin().lock();
+        let loaded = load(&compiled, stdin, spill.as_mut().map(|f| f as &mut dyn Write), first).map_err(|e| format!("cannot read standard input: {e}"))?;
+        if let Some(f) = spill.as_mut() {
+            f.rewind().map_err(|e| e.to_string())?;
+        }
+        (loaded, spill)
+    } else {
+        let file = open_dataset(&args.dataset)?;
+        let loaded = load(&compiled, file, None, first).map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
+        (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
+    };
+
+    let report = check(&compiled, base, candidates);
+
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let written = match args.format {
+        OutputFormat::Json => crate::report::write_json(&compiled, &report, &mut out),
+        OutputFormat::Text => {
+            let text = crate::report::render_text(&compiled, &report, args.max_per_rule, std::io::stdout().is_terminal());
+            out.write_all(text.as_bytes())
+        }
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(format!("cannot write the report: {e}")),
+        Ok(()) => {}
+    }
+
+    if let Some(input) = reread.as_mut() {
+        split(input, &report.lines, args.accepted.as_deref(), args.rejected.as_deref())?;
+    }
+    Ok(if report.summary.rejected > 0 { 1 } else { 0 })
+}
+
+/// Writes a file atomically: to a temporary file beside it, renamed into
+/// place only when complete.
+struct AtomicFile {
+    file: BufWriter<tempfile::NamedTempFile>,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    fn create(path: &Path) -> Result<AtomicFile, String> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        Ok(AtomicFile { file: BufWriter::new(file), path: path.to_path_buf() })
+    }
+    fn commit(self) -> Result<(), String> {
+        let path = self.path;
+        let file = self.file.into_inner().map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        file.persist(&path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// Copies each non-blank line, byte for byte, to the accepted or the
+/// rejected file (flagged lines are accepted).
+fn split(input: &mut File, lines: &[super::LineReport], accepted: Option<&Path>, rejected: Option<&Path>) -> Result<(), String> {
+    let mut accepted = accepted.map(AtomicFile::create).transpose()?;
+    let mut rejected = rejected.map(AtomicFile::create).transpose()?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut pos: u64 = 0;
+    let mut buf = Vec::new();
+    for line in lines {
+        // Skip blank lines and the byte-order mark between recorded lines.
+        std::io::copy(&mut (&mut reader).take(line.start - pos), &mut std::io::sink()).map_err(|e| e.to_string())?;
+        buf.clear();
+        (&mut reader).take(line.end - line.start).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        pos = line.end;
+        if buf.last() != Some(&b'\n') {
+            buf.push(b'\n');
+        }
+        let target = if line.verdict == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
+        if let Some(t) = target {
+            t.file.write_all(&buf).map_err(|e| format!("cannot write `{}`: {e}", t.path.display()))?;
+        }
+    }
+    if let Some(a) = accepted {
+        a.commit()?;
+    }
+    if let Some(r) = rejected {
+        r.commit()?;
+    }
+    Ok(())
+}

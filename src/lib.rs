@@ -1,0 +1,42 @@
+//! skillc: compiles constraint rules written in Markdown skill files into a
+//! checker, and validates datasets with it.
+//!
+//! The pipeline, one module a stage, data flowing one way:
+//! [`skill`] (files, frontmatter, Markdown blocks) → [`syntax`] (expression
+//! AST) → [`ir`] (schema, resolution, types, classification) → [`check`]
+//! (compiled evaluator over a dataset) → [`report`] (text and JSON Lines).
+//! [`diagnostic`] and [`source`] are shared by every stage.
+
+pub mod check;
+pub mod diagnostic;
+pub mod embedded;
+pub mod ir;
+pub mod report;
+pub mod skill;
+pub mod source;
+pub mod syntax;
+
+use diagnostic::Diagnostic;
+use source::SourceDb;
+use std::path::PathBuf;
+
+/// Compiles the skill files found at `paths` (directories are searched for
+/// `SKILL.md`). Returns the program built from every rule that compiled,
+/// and every diagnostic.
+pub fn compile_paths(paths: &[PathBuf]) -> (ir::Program, Vec<Diagnostic>) {
+    let mut db = SourceDb::default();
+    let mut diags = Vec::new();
+    let files = skill::discover(paths, &mut db, &mut diags);
+    let (program, mut more) = ir::compile(db, &files);
+    diags.append(&mut more);
+    diagnostic::sort(&mut diags);
+    (program, diags)
+}
+
+/// Compiles skill files given as (name, text) pairs, such as the embedded
+/// default skills or editor buffers.
+pub fn compile_sources(sources: &[(String, String)]) -> (ir::Program, Vec<Diagnostic>) {
+    let mut db = SourceDb::default();
+    let files: Vec<_> = sources.iter().map(|(name, text)| db.add(std::path::Path::new(name), name.clone(), text.clone())).collect();
+    ir::compile(db, &files)
+}

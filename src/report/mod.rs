@@ -1,0 +1,269 @@
+//! Reports: findings → text for people and JSON Lines for the proposer,
+//! and the listing of compiled rules. Pure functions over the check
+//! report; docs/output-schema.md documents the JSON (version 1).
+
+use crate::check::{Compiled, LineReport, Reason, ReasonRule, Report, Verdict};
+use crate::ir::{Program, Rule};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The version of the JSON Lines output of `check`.
+pub const OUTPUT_VERSION: u32 = 1;
+
+fn location(program: &Program, span: crate::source::Span) -> Value {
+    let (line, column) = program.db.position(span);
+    json!({ "file": program.db.get(span.file).name, "line": line, "column": column })
+}
+
+/// One reason as the proposer receives it.
+pub fn reason_json(c: &Compiled, line: u32, reason: &Reason) -> Value {
+    let p = &c.program;
+    let mut out = Map::new();
+    match &reason.rule {
+        ReasonRule::Json => {
+            out.insert("rule".into(), "json".into());
+            out.insert("kind".into(), "json".into());
+            out.insert("severity".into(), "reject".into());
+            let detail = reason.detail.as_deref().unwrap_or("");
+            out.insert("message".into(), format!("line {line} is not a JSON object: {detail}").into());
+            out.insert("location".into(), Value::Null);
+            out.insert("values".into(), json!({ "error": detail }));
+            out.insert("hint".into(), "write exactly one JSON object on each line".into());
+        }
+        ReasonRule::Schema(f) => {
+            let field = p.schema.field(c.entity, *f);
+            let found = reason.detail.as_deref().unwrap_or("");
+            let expected = field.ty.describe();
+            let message = match found {
+                "missing" => format!("required field `{}` is missing", field.name),
+                "null" => format!("required field `{}` is null", field.name),
+                _ => format!("field `{}` must be {expected}, not {found}", field.name),
+            };
+            out.insert("rule".into(), "schema".into());
+            out.insert("kind".into(), "schema".into());
+            out.insert("severity".into(), "reject".into());
+            out.insert("message".into(), message.into());
+            out.insert("location".into(), location(p, field.span));
+            out.insert("values".into(), json!({ "field": field.name, "expected": expected, "found": found }));
+            out.insert("hint".into(), format!("set `{}` to {expected}", field.name).into());
+        }
+        ReasonRule::Rule(i) => {
+            rule_fields(p, &p.rules[*i], &mut out);
+            out.insert("values".into(), Value::Object(reason.values.clone()));
+            if !reason.hints.is_empty() {
+                out.insert("hint".into(), reason.hints.join("; ").into());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn rule_fields(p: &Program, rule: &Rule, out: &mut Map<String, Value>) {
+    out.insert("rule".into(), rule.id.clone().into());
+    out.insert("kind".into(), rule.kind.as_str().into());
+    out.insert("severity".into(), rule.severity.as_str().into());
+    out.insert("message".into(), rule.message.clone().into());
+    out.insert("location".into(), location(p, rule.span));
+}
+
+/// JSON Lines: an `entity` line per rejected or flagged line, a `dataset`
+/// line per dataset finding, then one `summary` line.
+pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
+        let reasons: Vec<Value> = line.reasons.iter().map(|r| reason_json(c, line.line, r)).collect();
+        let value = json!({
+            "type": "entity",
+            "version": OUTPUT_VERSION,
+            "entity": line.key,
+            "line": line.line,
+            "verdict": line.verdict.as_str(),
+            "reasons": reasons,
+        });
+        serde_json::to_writer(&mut *out, &value)?;
+        out.write_all(b"\n")?;
+    }
+    for d in &report.dataset {
+        let mut value = Map::new();
+        value.insert("type".into(), "dataset".into());
+        value.insert("version".into(), OUTPUT_VERSION.into());
+        rule_fields(&c.program, &c.program.rules[d.rule], &mut value);
+        value.insert("values".into(), Value::Object(d.values.clone()));
+        if !d.hints.is_empty() {
+            value.insert("hint".into(), d.hints.join("; ").into());
+        }
+        serde_json::to_writer(&mut *out, &Value::Object(value))?;
+        out.write_all(b"\n")?;
+    }
+    serde_json::to_writer(&mut *out, &summary_json(report))?;
+    out.write_all(b"\n")
+}
+
+pub fn summary_json(report: &Report) -> Value {
+    let s = &report.summary;
+    let rate = if s.read == 0 { 1.0 } else { (s.accepted + s.flagged) as f64 / s.read as f64 };
+    json!({
+        "type": "summary",
+        "version": OUTPUT_VERSION,
+        "read": s.read,
+        "accepted": s.accepted,
+        "flagged": s.flagged,
+        "rejected": s.rejected,
+        "acceptance_rate": (rate * 10_000.0).round() / 10_000.0,
+        "findings": s.findings,
+        "dataset_findings": report.dataset.len(),
+        "counts": s.tallies,
+    })
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Human-readable report, at most `max_per_rule` findings shown per rule.
+pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bool) -> String {
+    let p = &c.program;
+    let style = Style { color };
+    let mut out = String::new();
+    let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+    let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
+    for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
+        let visible: Vec<&Reason> = line
+            .reasons
+            .iter()
+            .filter(|r| {
+                let id = crate::check::reason_id(c, &r.rule);
+                let n = shown.entry(id.clone()).or_default();
+                if *n < max_per_rule {
+                    *n += 1;
+                    true
+                } else {
+                    *hidden.entry(id).or_default() += 1;
+                    false
+                }
+            })
+            .collect();
+        if visible.is_empty() {
+            continue;
+        }
+        out.push_str(&header(line, &style));
+        for r in visible {
+            out.push_str(&reason_text(c, line.line, r, &style));
+        }
+        out.push('\n');
+    }
+    for d in &report.dataset {
+        let rule = &p.rules[d.rule];
+        out.push_str(&style.paint("1;33", "dataset: flagged"));
+        out.push('\n');
+        let reason = Reason { rule: ReasonRule::Rule(d.rule), values: d.values.clone(), hints: d.hints.clone(), detail: None };
+        let _ = rule;
+        out.push_str(&reason_text(c, 0, &reason, &style));
+        out.push('\n');
+    }
+    for (id, n) in &hidden {
+        out.push_str(&format!("… {n} more finding{} of `{id}` not shown (--max-per-rule)\n", if *n == 1 { "" } else { "s" }));
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "{} line{} read: {} accepted, {} flagged, {} rejected; {} dataset finding{}\n",
+        s.read,
+        if s.read == 1 { "" } else { "s" },
+        style.paint("32", &s.accepted.to_string()),
+        style.paint("33", &s.flagged.to_string()),
+        style.paint("31", &s.rejected.to_string()),
+        report.dataset.len(),
+        if report.dataset.len() == 1 { "" } else { "s" }
+    ));
+    if !s.findings.is_empty() {
+        let mut by_count: Vec<(&String, &usize)> = s.findings.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = by_count.iter().map(|(id, n)| format!("{id} {n}")).collect();
+        out.push_str(&format!("findings: {}\n", parts.join(", ")));
+    }
+    out
+}
+
+fn header(line: &LineReport, style: &Style) -> String {
+    let verdict = match line.verdict {
+        Verdict::Rejected => style.paint("1;31", "rejected"),
+        Verdict::Flagged => style.paint("1;33", "flagged"),
+        Verdict::Accepted => "accepted".into(),
+    };
+    match &line.key {
+        Some(k) => format!("line {}: {verdict} `{k}`\n", line.line),
+        None => format!("line {}: {verdict}\n", line.line),
+    }
+}
+
+fn reason_text(c: &Compiled, line: u32, r: &Reason, style: &Style) -> String {
+    let v = reason_json(c, line, r);
+    let mut out = String::new();
+    let sign = if v["severity"] == "reject" { style.paint("31", "✗") } else { style.paint("33", "!") };
+    out.push_str(&format!(
+        "  {sign} {} ({}): {}\n",
+        style.paint("1", v["rule"].as_str().unwrap_or("")),
+        v["kind"].as_str().unwrap_or(""),
+        v["message"].as_str().unwrap_or("")
+    ));
+    if let Some(values) = v["values"].as_object() {
+        if !values.is_empty() && !matches!(r.rule, ReasonRule::Json | ReasonRule::Schema(_)) {
+            let parts: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            out.push_str(&format!("      {}\n", parts.join(", ")));
+        }
+    }
+    if let Some(hint) = v["hint"].as_str() {
+        out.push_str(&format!("      {} {hint}\n", style.paint("36", "hint:")));
+    }
+    if let Some(loc) = v["location"].as_object() {
+        out.push_str(&format!("      --> {}:{}:{}\n", loc["file"].as_str().unwrap_or(""), loc["line"], loc["column"]));
+    }
+    out
+}
+
+/// `skillc rules`: one rule per line, or one JSON object per rule.
+pub fn rules_listing(p: &Program, as_json: bool) -> String {
+    let mut out = String::new();
+    for rule in &p.rules {
+        let (line, column) = p.db.position(rule.span);
+        let file = &p.db.get(rule.file).name;
+        let scope = match rule.scope {
+            crate::ir::Scope::Entity => p.schema.entity(rule.entity).name.clone(),
+            crate::ir::Scope::Dataset => "dataset".into(),
+        };
+        if as_json {
+            let v = json!({
+                "id": rule.id,
+                "kind": rule.kind.as_str(),
+                "severity": rule.severity.as_str(),
+                "scope": scope,
+                "entity": p.schema.entity(rule.entity).name,
+                "skill": rule.skill,
+                "file": file,
+                "line": line,
+                "column": column,
+                "message": rule.message,
+            });
+            out.push_str(&v.to_string());
+            out.push('\n');
+        } else {
+            out.push_str(&format!(
+                "{:<36} {:<13} {:<7} {:<8} {file}:{line}\n",
+                rule.id,
+                rule.kind.as_str(),
+                rule.severity.as_str(),
+                scope
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,249 @@
+//! The Markdown body: fenced blocks that skillc compiles, with the prose a
+//! person (or the proposer) reads around them.
+
+use crate::source::{FileId, Span};
+use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+
+/// What a fenced block declares, from its info string.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BlockKind {
+    /// ```rule <id>
+    Rule { id: Option<(String, Span)> },
+    /// ```entity <name>
+    Entity { name: Option<(String, Span)> },
+    /// ```table <name>
+    Table { name: Option<(String, Span)> },
+}
+
+/// Maps offsets in a block's content back to offsets in the file: the
+/// content of a fenced block inside a list item loses its indentation.
+#[derive(Clone, Debug, Default)]
+pub struct OffsetMap {
+    /// (content offset, file offset) at the start of each piece.
+    pieces: Vec<(usize, usize)>,
+}
+
+impl OffsetMap {
+    pub fn to_file(&self, offset: usize) -> usize {
+        let i = self.pieces.partition_point(|&(c, _)| c <= offset);
+        match i.checked_sub(1).map(|i| self.pieces[i]) {
+            Some((c, f)) => f + (offset - c),
+            None => self.pieces.first().map_or(0, |&(_, f)| f),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// The whole block, fences included.
+    pub span: Span,
+    /// The text between the fences.
+    pub content: String,
+    pub map: OffsetMap,
+    pub file: FileId,
+    /// The prose of the list item that holds the block, or of the paragraph
+    /// directly before it.
+    pub message: String,
+    /// Under a heading that starts with "Plausibility".
+    pub plausibility: bool,
+}
+
+impl Block {
+    /// A span in the file for a byte range of the content.
+    pub fn span_of(&self, range: std::ops::Range<usize>) -> Span {
+        let start = self.map.to_file(range.start);
+        let end = if range.end > range.start { self.map.to_file(range.end - 1) + 1 } else { start };
+        Span::new(self.file, start, end.max(start))
+    }
+}
+
+struct Item {
+    prose: String,
+}
+
+fn push_prose(buf: &mut String, text: &str) {
+    if !buf.is_empty() && !buf.ends_with(' ') && !text.starts_with(' ') {
+        buf.push(' ');
+    }
+    buf.push_str(text);
+}
+
+fn tidy(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Extracts the compiled blocks of a Markdown body that starts at byte
+/// `base` of `text` (the whole file).
+pub fn extract(file: FileId, text: &str, base: usize) -> Vec<Block> {
+    let body = &text[base..];
+    let mut blocks = Vec::new();
+    let mut headings: Vec<(u32, String)> = Vec::new();
+    let mut heading: Option<(u32, String)> = None;
+    let mut items: Vec<Item> = Vec::new();
+    let mut paragraph: Option<String> = None;
+    // The paragraph that ended just before the current position, if nothing
+    // else came between it and here.
+    let mut previous_paragraph: Option<String> = None;
+    let mut code: Option<(String, std::ops::Range<usize>, String, OffsetMap)> = None;
+
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    for (event, range) in Parser::new_ext(body, options).into_offset_iter() {
+        let range = range.start + base..range.end + base;
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                heading = Some((level as u32, String::new()));
+                previous_paragraph = None;
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, text)) = heading.take() {
+                    headings.retain(|(l, _)| *l < level);
+                    headings.push((level, tidy(&text)));
+                }
+            }
+            Event::Start(Tag::Item) => {
+                items.push(Item { prose: String::new() });
+                previous_paragraph = None;
+            }
+            Event::End(TagEnd::Item) => {
+                items.pop();
+                previous_paragraph = None;
+            }
+            Event::Start(Tag::Paragraph) => paragraph = Some(String::new()),
+            Event::End(TagEnd::Paragraph) => {
+                let text = paragraph.take().unwrap_or_default();
+                if let Some(item) = items.last_mut() {
+                    push_prose(&mut item.prose, &text);
+                }
+                previous_paragraph = Some(tidy(&text));
+            }
+            Event::Start(Tag::CodeBlock(kind)) => {
+                let info = match kind {
+                    CodeBlockKind::Fenced(info) => info.to_string(),
+                    CodeBlockKind::Indented => String::new(),
+                };
+                code = Some((info, range, String::new(), OffsetMap::default()));
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some((info, range, content, map)) = code.take() {
+                    let kind = classify(file, text, &info, range.clone());
+                    if let Some(kind) = kind {
+                        let item_prose = items.last().map(|i| tidy(&i.prose)).filter(|p| !p.is_empty());
+                        let message = item_prose.or_else(|| previous_paragraph.clone()).unwrap_or_default();
+                        let plausibility = headings
+                            .iter()
+                            .any(|(_, h)| h.to_ascii_lowercase().starts_with("plausibility"));
+                        blocks.push(Block {
+                            kind,
+                            span: Span::new(file, range.start, range.end),
+                            content,
+                            map,
+                            file,
+                            message,
+                            plausibility,
+                        });
+                    }
+                }
+                previous_paragraph = None;
+            }
+            Event::Text(t) => {
+                if let Some((_, _, content, map)) = code.as_mut() {
+                    // Text of a code block is the file's bytes minus indentation.
+                    map.pieces.push((content.len(), range.start));
+                    content.push_str(&t);
+                } else if let Some((_, h)) = heading.as_mut() {
+                    h.push_str(&t);
+                } else if let Some(p) = paragraph.as_mut() {
+                    p.push_str(&t);
+                } else if let Some(item) = items.last_mut() {
+                    // tight list items have text without a paragraph
+                    push_prose(&mut item.prose, &t);
+                }
+            }
+            Event::Code(t) => {
+                let quoted = format!("`{t}`");
+                if let Some((_, h)) = heading.as_mut() {
+                    h.push_str(&quoted);
+                } else if let Some(p) = paragraph.as_mut() {
+                    p.push_str(&quoted);
+                } else if let Some(item) = items.last_mut() {
+                    push_prose(&mut item.prose, &quoted);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(p) = paragraph.as_mut() {
+                    p.push(' ');
+                } else if let Some(item) = items.last_mut() {
+                    item.prose.push(' ');
+                }
+            }
+            Event::Start(Tag::BlockQuote(_) | Tag::Table(_) | Tag::HtmlBlock | Tag::List(_)) | Event::Rule => {
+                previous_paragraph = None;
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+/// Reads a fence's info string: `rule <id>`, `entity <name>`, `table <name>`.
+fn classify(file: FileId, text: &str, info: &str, range: std::ops::Range<usize>) -> Option<BlockKind> {
+    let mut words = info.split_whitespace();
+    let first = words.next()?;
+    let second = words.next();
+    // Locate the second word on the fence line for its span.
+    let fence_line_end = text[range.clone()].find('\n').map_or(range.end, |i| range.start + i);
+    let fence_line = &text[range.start..fence_line_end];
+    let word_span = |word: &str| -> Span {
+        let after_first = fence_line.find(first).map_or(0, |i| i + first.len());
+        match fence_line[after_first..].find(word) {
+            Some(i) => Span::new(file, range.start + after_first + i, range.start + after_first + i + word.len()),
+            None => Span::new(file, range.start, fence_line_end),
+        }
+    };
+    let named = second.map(|w| (w.to_string(), word_span(w)));
+    match first {
+        "rule" => Some(BlockKind::Rule { id: named }),
+        "entity" => Some(BlockKind::Entity { name: named }),
+        "table" => Some(BlockKind::Table { name: named }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(md: &str) -> Vec<Block> {
+        extract(FileId(0), md, 0)
+    }
+
+    #[test]
+    fn list_item_prose_is_the_message_and_spans_map_back() {
+        let md = "## Hard constraints\n\n- SaaS runs at software margins.\n  ```rule saas\n  gross_margin > 0.6\n  ```\n";
+        let b = blocks(md);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].message, "SaaS runs at software margins.");
+        assert!(!b[0].plausibility);
+        assert_eq!(b[0].content, "gross_margin > 0.6\n");
+        let span = b[0].span_of(0..12);
+        assert_eq!(&md[span.range()], "gross_margin");
+        assert!(matches!(&b[0].kind, BlockKind::Rule { id: Some((id, s)) } if id == "saas" && &md[s.range()] == "saas"));
+    }
+
+    #[test]
+    fn preceding_paragraph_and_plausibility_heading() {
+        let md = "# X\n## Plausibility (flag)\n### Staff\nBig SaaS has `staff`.\n\n```rule big\na > 1\n```\n";
+        let b = blocks(md);
+        assert_eq!(b[0].message, "Big SaaS has `staff`.");
+        assert!(b[0].plausibility);
+    }
+
+    #[test]
+    fn other_code_is_prose_and_a_missing_id_is_kept() {
+        let md = "Use `rule x` inline.\n\n```python\nrule = 1\n```\n\n```rule\nx\n```\n";
+        let b = blocks(md);
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].kind, BlockKind::Rule { id: None });
+    }
+}

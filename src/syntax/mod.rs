@@ -1,0 +1,618 @@
+//! Text of a fenced block → AST, with spans in the file.
+//!
+//! The grammar is `grammar/skill.pest`. pest stops at the first error of a
+//! block, so each block yields at most one syntax error; the other blocks
+//! of the file still compile.
+
+pub mod ast;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::skill::Block;
+use ast::*;
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/skill.pest"]
+struct Grammar;
+
+/// How deep brackets and `if`s may nest, and how tall an expression tree may
+/// grow: deeper input is reported, never allowed to exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+pub const MAX_TREE_DEPTH: usize = 256;
+
+type Result<T> = std::result::Result<T, Box<Diagnostic>>;
+
+struct Ctx<'a> {
+    block: &'a Block,
+}
+
+impl Ctx<'_> {
+    fn span(&self, pair: &Pair<'_, Rule>) -> crate::source::Span {
+        let s = pair.as_span();
+        self.block.span_of(s.start()..s.end())
+    }
+    fn name(&self, pair: Pair<'_, Rule>) -> Name {
+        Name { text: pair.as_str().to_string(), span: self.span(&pair) }
+    }
+    fn error(&self, range: std::ops::Range<usize>, code: Code, message: String) -> Box<Diagnostic> {
+        Box::new(Diagnostic::error(code, self.block.span_of(range), message))
+    }
+}
+
+/// Rejects input nested too deep for the recursive-descent parser before
+/// pest sees it.
+fn check_depth(ctx: &Ctx<'_>) -> Result<()> {
+    let text = &ctx.block.content;
+    let (mut depth, mut in_string) = (0usize, false);
+    let mut prev = ' ';
+    let mut nesting_words = 0usize;
+    for (i, ch) in text.char_indices() {
+        if in_string {
+            if ch == '"' && prev != '\\' {
+                in_string = false;
+            }
+        } else {
+            match ch {
+                '"' => in_string = true,
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(ctx.error(i..i + 1, Code::TooDeep, format!("brackets nest deeper than {MAX_DEPTH} levels")));
+                    }
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = ch;
+    }
+    for word in ["if ", "=>", "implies", "⇒", "→", "not ", "!", "¬", "-"] {
+        nesting_words += text.matches(word).count();
+    }
+    if nesting_words > 4 * MAX_DEPTH {
+        return Err(ctx.error(0..text.len(), Code::TooDeep, "the expression nests too deep to check".into()));
+    }
+    Ok(())
+}
+
+fn syntax_error(ctx: &Ctx<'_>, e: pest::error::Error<Rule>) -> Box<Diagnostic> {
+    let (start, end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((s, e)) => (s, e),
+    };
+    let text = &ctx.block.content;
+    // Point at the offending character (or the end of the block).
+    let end = if end > start { end } else { text[start..].chars().next().map_or(start, |c| start + c.len_utf8()) };
+    let found = match text[start..].chars().next() {
+        None => "the end of the block".to_string(),
+        Some(c) if c.is_whitespace() => "the end of the line".to_string(),
+        Some(_) => {
+            let token: String = text[start..].chars().take_while(|c| !c.is_whitespace()).take(12).collect();
+            format!("`{token}`")
+        }
+    };
+    let message = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let words = expected_words(positives);
+            if words.is_empty() {
+                format!("unexpected {found}")
+            } else {
+                format!("expected {}, found {found}", join_or(&words))
+            }
+        }
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let mut d = ctx.error(start..end, Code::SyntaxError, message);
+    if text[..start].matches('(').count() > text[..start].matches(')').count() && found == "the end of the block" {
+        d.help.push("a `(` is not closed".into());
+    }
+    d
+}
+
+/// Grammar rule names, in words a user knows.
+pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
+    let mut words: Vec<&'static str> = Vec::new();
+    let mut operator = false;
+    for rule in rules {
+        let word = match rule {
+            Rule::expr | Rule::conditional | Rule::implication | Rule::disjunction | Rule::conjunction
+            | Rule::negation | Rule::predicate | Rule::sum | Rule::product | Rule::unary | Rule::coalesce | Rule::postfix => "an expression",
+            Rule::number => "a number",
+            Rule::string => "a string",
+            Rule::regex => "a regular expression",
+            Rule::ident | Rule::call => "a name",
+            Rule::kw_then => "`then`",
+            Rule::kw_else => "`else`",
+            Rule::kw_where => "`where`",
+            Rule::kw_in => "`in`",
+            Rule::kw_null => "`null`",
+            Rule::range => "a range like `[1, 10]`",
+            Rule::range_close => "`]` or `)`",
+            Rule::EOI => "the end of the rule",
+            Rule::let_binding => "`let`",
+            Rule::cmp_op | Rule::comparison_chain | Rule::add_op | Rule::mul_op | Rule::and_op | Rule::or_op
+            | Rule::implies_op | Rule::in_op | Rule::membership | Rule::match_op | Rule::match_test
+            | Rule::null_test | Rule::tolerance | Rule::pm_op | Rule::field_access | Rule::index => {
+                operator = true;
+                continue;
+            }
+            Rule::type_expr | Rule::scalar_type | Rule::list_type | Rule::object_type => "a type like `number` or `[string]`",
+            Rule::field_decl => "a field like `name: string`",
+            Rule::key_decl | Rule::collection_decl | Rule::summary_decl | Rule::relation_decl | Rule::graph_decl => {
+                "a declaration (`key`, `collection`, `relation`, `graph` or a field)"
+            }
+            Rule::relation_path => "a path like `owners.id`",
+            Rule::inverse_of => "`inverse`",
+            Rule::table_entry => "an entry like `\"NYSE\": /[A-Z]{1,4}/`",
+            Rule::boolean => "`true` or `false`",
+            Rule::optional => "`?`",
+            _ => continue,
+        };
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    if operator {
+        words.insert(0, "an operator");
+    }
+    words
+}
+
+fn join_or(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Parses the body of a ```rule block.
+pub fn parse_rule(block: &Block) -> Result<RuleBody> {
+    let ctx = Ctx { block };
+    check_depth(&ctx)?;
+    let mut pairs = Grammar::parse(Rule::rule_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    let body = pairs.next().expect("rule_body");
+    let mut lets = Vec::new();
+    let mut expr = None;
+    for pair in body.into_inner() {
+        match pair.as_rule() {
+            Rule::let_binding => {
+                let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_let);
+                let name = ctx.name(inner.next().expect("let name"));
+                let value = build(&ctx, inner.next().expect("let value"))?;
+                lets.push(Let { name, value });
+            }
+            Rule::expr => expr = Some(build(&ctx, pair)?),
+            _ => {}
+        }
+    }
+    Ok(RuleBody { lets, expr: expr.expect("rule_body has an expression") })
+}
+
+/// Parses one expression (used by tests and the fuzz targets).
+pub fn parse_expr_text(text: &str) -> std::result::Result<RuleBody, Box<Diagnostic>> {
+    let block = crate::skill::Block {
+        kind: crate::skill::BlockKind::Rule { id: None },
+        span: crate::source::Span::new(crate::source::FileId(0), 0, text.len()),
+        content: text.to_string(),
+        map: Default::default(),
+        file: crate::source::FileId(0),
+        message: String::new(),
+        plausibility: false,
+    };
+    parse_rule(&block)
+}
+
+fn depth(e: &Expr) -> usize {
+    // Shallow estimate: children were checked when built.
+    let _ = e;
+    0
+}
+
+struct Builder<'a, 'b> {
+    ctx: &'a Ctx<'b>,
+    depth: usize,
+}
+
+fn build(ctx: &Ctx<'_>, pair: Pair<'_, Rule>) -> Result<Expr> {
+    let mut b = Builder { ctx, depth: 0 };
+    b.expr(pair)
+}
+
+impl Builder<'_, '_> {
+    fn enter(&mut self, pair: &Pair<'_, Rule>) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_TREE_DEPTH {
+            let s = pair.as_span();
+            return Err(self.ctx.error(s.start()..s.end(), Code::TooDeep, format!("the expression nests deeper than {MAX_TREE_DEPTH} levels")));
+        }
+        Ok(())
+    }
+
+    fn mk(&self, kind: ExprKind, pair: &Pair<'_, Rule>) -> Expr {
+        Expr { kind, span: self.ctx.span(pair) }
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        self.enter(&pair)?;
+        let result = self.expr_inner(pair);
+        self.depth -= 1;
+        result
+    }
+
+    /// Folds `a op b op c` left to right.
+    fn fold(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let span = self.ctx.span(&pair);
+        let mut inner = pair.into_inner();
+        let mut acc = self.expr(inner.next().expect("operand"))?;
+        let mut count = 0;
+        while let Some(op) = inner.next() {
+            let rhs = self.expr(inner.next().expect("operand"))?;
+            count += 1;
+            if count > MAX_TREE_DEPTH {
+                return Err(Box::new(Diagnostic::error(Code::TooDeep, span, format!("more than {MAX_TREE_DEPTH} operators in a row"))));
+            }
+            let op = match op.as_rule() {
+                Rule::add_op if op.as_str() == "+" => BinOp::Add,
+                Rule::add_op => BinOp::Sub,
+                Rule::mul_op if matches!(op.as_str(), "*" | "×") => BinOp::Mul,
+                Rule::mul_op => BinOp::Div,
+                Rule::and_op => BinOp::And,
+                Rule::or_op => BinOp::Or,
+                other => unreachable!("fold over {other:?}"),
+            };
+            let span = acc.span.to(rhs.span);
+            acc = Expr { kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)), span };
+        }
+        Ok(acc)
+    }
+
+    fn expr_inner(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let rule = pair.as_rule();
+        match rule {
+            Rule::expr => {
+                let inner = pair.into_inner().next().expect("expr child");
+                self.expr(inner)
+            }
+            Rule::conditional => {
+                let p = pair.clone();
+                let mut parts = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_if | Rule::kw_then | Rule::kw_else));
+                let cond = self.expr(parts.next().expect("cond"))?;
+                let then = self.expr(parts.next().expect("then"))?;
+                let otherwise = parts.next().map(|e| self.expr(e)).transpose()?;
+                Ok(self.mk(ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: otherwise.map(Box::new) }, &p))
+            }
+            Rule::implication => {
+                let p = pair.clone();
+                let mut inner = pair.into_inner();
+                let lhs = self.expr(inner.next().expect("lhs"))?;
+                match (inner.next(), inner.next()) {
+                    (Some(_op), Some(rhs)) => {
+                        let rhs = self.expr(rhs)?;
+                        Ok(self.mk(ExprKind::Binary(BinOp::Implies, Box::new(lhs), Box::new(rhs)), &p))
+                    }
+                    _ => Ok(lhs),
+                }
+            }
+            Rule::disjunction | Rule::conjunction | Rule::sum | Rule::product => self.fold(pair),
+            Rule::negation => {
+                let p = pair.clone();
+                let mut inner: Vec<_> = pair.into_inner().collect();
+                let operand = inner.pop().expect("predicate");
+                let mut e = self.expr(operand)?;
+                for _ in inner.iter().filter(|p| p.as_rule() == Rule::not_op) {
+                    e = self.mk(ExprKind::Not(Box::new(e)), &p);
+                }
+                Ok(e)
+            }
+            Rule::unary => {
+                let p = pair.clone();
+                let mut inner: Vec<_> = pair.into_inner().collect();
+                let operand = inner.pop().expect("postfix");
+                let mut e = self.expr(operand)?;
+                for _ in &inner {
+                    e = self.mk(ExprKind::Neg(Box::new(e)), &p);
+                }
+                Ok(e)
+            }
+            Rule::predicate => self.predicate(pair),
+            Rule::coalesce => {
+                let mut inner = pair.into_inner();
+                let mut acc = self.expr(inner.next().expect("operand"))?;
+                for rhs in inner {
+                    let rhs = self.expr(rhs)?;
+                    let span = acc.span.to(rhs.span);
+                    acc = Expr { kind: ExprKind::Coalesce(Box::new(acc), Box::new(rhs)), span };
+                }
+                Ok(acc)
+            }
+            Rule::postfix => {
+                let whole = self.ctx.span(&pair);
+                let mut inner = pair.into_inner();
+                let mut e = self.expr(inner.next().expect("primary"))?;
+                // A parenthesised expression spans its parentheses.
+                e.span = e.span.to(whole);
+                if inner.peek().is_some() {
+                    e.span = whole;
+                }
+                for op in inner {
+                    let span = e.span.to(self.ctx.span(&op));
+                    e = match op.as_rule() {
+                        Rule::field_access => {
+                            let name = self.ctx.name(op.into_inner().next().expect("field name"));
+                            Expr { kind: ExprKind::Field(Box::new(e), name), span }
+                        }
+                        Rule::index => {
+                            let key = self.expr(op.into_inner().next().expect("index"))?;
+                            Expr { kind: ExprKind::Index(Box::new(e), Box::new(key)), span }
+                        }
+                        other => unreachable!("postfix {other:?}"),
+                    };
+                }
+                Ok(e)
+            }
+            Rule::number => self.number(pair),
+            Rule::string => {
+                let raw = pair.clone().into_inner().next().map_or("", |p| p.as_str());
+                let value: String = serde_json::from_str(&format!("\"{raw}\"")).map_err(|_| {
+                    let s = pair.as_span();
+                    self.ctx.error(s.start()..s.end(), Code::SyntaxError, "invalid escape in string".into())
+                })?;
+                Ok(self.mk(ExprKind::Str(value), &pair))
+            }
+            Rule::regex => {
+                let raw = pair.clone().into_inner().next().map_or("", |p| p.as_str()).replace("\\/", "/");
+                Ok(self.mk(ExprKind::Regex(raw), &pair))
+            }
+            Rule::boolean => {
+                let value = pair.as_str().trim() == "true";
+                Ok(self.mk(ExprKind::Bool(value), &pair))
+            }
+            Rule::null => Ok(self.mk(ExprKind::Null, &pair)),
+            Rule::ident => Ok(self.mk(ExprKind::Name(pair.as_str().to_string()), &pair)),
+            Rule::call => {
+                let p = pair.clone();
+                let mut inner = pair.into_inner();
+                let name = self.ctx.name(inner.next().expect("call name"));
+                let mut args = Vec::new();
+                let mut binder = None;
+                if let Some(rest) = inner.next() {
+                    match rest.as_rule() {
+                        Rule::args => {
+                            for a in rest.into_inner() {
+                                args.push(self.expr(a)?);
+                            }
+                        }
+                        Rule::binder => binder = Some(Box::new(self.binder(rest)?)),
+                        other => unreachable!("call {other:?}"),
+                    }
+                }
+                Ok(self.mk(ExprKind::Call { name, args, binder }, &p))
+            }
+            Rule::set | Rule::list => {
+                let p = pair.clone();
+                let mut items = Vec::new();
+                for item in pair.into_inner() {
+                    if item.as_rule() == Rule::list_filter {
+                        let b = self.binder(item)?;
+                        return Ok(self.mk(ExprKind::Filter(Box::new(b)), &p));
+                    }
+                    items.push(self.expr(item)?);
+                }
+                let kind = if rule == Rule::set { ExprKind::Set(items) } else { ExprKind::List(items) };
+                Ok(self.mk(kind, &p))
+            }
+            other => unreachable!("unexpected rule {other:?}"),
+        }
+    }
+
+    fn binder(&mut self, pair: Pair<'_, Rule>) -> Result<Binder> {
+        let filtered = pair.as_rule() == Rule::list_filter;
+        let mut var = None;
+        let mut source = None;
+        let mut filter = None;
+        let mut body = None;
+        let mut after_where = false;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident if var.is_none() => var = Some(self.ctx.name(part)),
+                Rule::kw_in => {}
+                Rule::kw_where => after_where = true,
+                _ if source.is_none() => source = Some(self.expr(part)?),
+                _ if after_where && filter.is_none() => filter = Some(self.expr(part)?),
+                _ => body = Some(self.expr(part)?),
+            }
+        }
+        let _ = filtered;
+        Ok(Binder { var: var.expect("binder var"), source: source.expect("binder source"), filter, body })
+    }
+
+    fn number(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let text = pair.as_str();
+        let (mut digits, mut factor, mut percent) = (text.replace('_', ""), 1.0, false);
+        if let Some(last) = digits.chars().last() {
+            match last {
+                'k' => factor = 1e3,
+                'M' => factor = 1e6,
+                'B' => factor = 1e9,
+                'T' => factor = 1e12,
+                '%' => {
+                    factor = 0.01;
+                    percent = true;
+                }
+                _ => {}
+            }
+            if factor != 1.0 {
+                digits.pop();
+            }
+        }
+        let value = digits.parse::<f64>().map(|v| v * factor).unwrap_or(f64::INFINITY);
+        if !value.is_finite() {
+            let s = pair.as_span();
+            return Err(self.ctx.error(s.start()..s.end(), Code::InvalidNumber, format!("`{text}` is too large for a number")));
+        }
+        Ok(self.mk(ExprKind::Number { value, percent }, &pair))
+    }
+
+    fn predicate(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut inner = pair.into_inner();
+        let lhs = self.expr(inner.next().expect("lhs"))?;
+        let Some(tail) = inner.next() else { return Ok(lhs) };
+        let kind = match tail.as_rule() {
+            Rule::null_test => {
+                let negated = tail.into_inner().any(|p| p.as_rule() == Rule::is_not);
+                ExprKind::IsNull { value: Box::new(lhs), negated }
+            }
+            Rule::match_test => {
+                let pattern = tail.into_inner().find(|p| p.as_rule() == Rule::sum).expect("pattern");
+                ExprKind::Matches(Box::new(lhs), Box::new(self.expr(pattern)?))
+            }
+            Rule::membership => {
+                let mut parts = tail.into_inner();
+                let op = parts.next().expect("in_op");
+                let negated = op.as_str().starts_with("not") || op.as_str() == "∉";
+                let target = parts.next().expect("in target");
+                let target = if target.as_rule() == Rule::range {
+                    let mut r = target.into_inner();
+                    let lo_closed = r.next().expect("open").as_str() == "[";
+                    let lo = self.expr(r.next().expect("lo"))?;
+                    let hi = self.expr(r.next().expect("hi"))?;
+                    let hi_closed = r.next().expect("close").as_str() == "]";
+                    InTarget::Range { lo: Box::new(lo), hi: Box::new(hi), lo_closed, hi_closed }
+                } else {
+                    InTarget::Expr(Box::new(self.expr(target)?))
+                };
+                ExprKind::In { value: Box::new(lhs), negated, target }
+            }
+            Rule::comparison_chain => {
+                let mut rest: Vec<Comparison> = Vec::new();
+                for part in tail.into_inner() {
+                    match part.as_rule() {
+                        Rule::cmp_op => {
+                            let op = match part.as_str() {
+                                "==" => CmpOp::Eq,
+                                "!=" | "≠" => CmpOp::Ne,
+                                "<" => CmpOp::Lt,
+                                "<=" | "≤" => CmpOp::Le,
+                                ">" => CmpOp::Gt,
+                                _ => CmpOp::Ge,
+                            };
+                            let placeholder = Expr { kind: ExprKind::Null, span: lhs.span };
+                            rest.push(Comparison { op, rhs: placeholder, tolerance: None });
+                        }
+                        Rule::sum => {
+                            let e = self.expr(part)?;
+                            rest.last_mut().expect("operator before operand").rhs = e;
+                        }
+                        Rule::tolerance => {
+                            let t = part.into_inner().find(|p| p.as_rule() == Rule::product).expect("tolerance");
+                            let t = self.expr(t)?;
+                            rest.last_mut().expect("operand before tolerance").tolerance = Some(t);
+                        }
+                        _ => {}
+                    }
+                }
+                ExprKind::Compare { first: Box::new(lhs), rest }
+            }
+            other => unreachable!("predicate tail {other:?}"),
+        };
+        let _ = depth;
+        Ok(self.mk(kind, &p))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Entity and table blocks
+
+pub fn parse_entity(block: &Block) -> Result<Vec<EntityItem>> {
+    let ctx = Ctx { block };
+    check_depth(&ctx)?;
+    let mut pairs = Grammar::parse(Rule::entity_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    let mut items = Vec::new();
+    for pair in pairs.next().expect("entity_body").into_inner() {
+        let span = ctx.span(&pair);
+        match pair.as_rule() {
+            Rule::key_decl => items.push(EntityItem::Key(ctx.name(last_ident(pair)))),
+            Rule::collection_decl => items.push(EntityItem::Collection(ctx.name(last_ident(pair)))),
+            Rule::summary_decl => items.push(EntityItem::Summary(ctx.name(last_ident(pair)))),
+            Rule::graph_decl => {
+                let mut ids = pair.into_inner().filter(|p| p.as_rule() == Rule::ident);
+                let name = ctx.name(ids.next().expect("graph name"));
+                let relation = ctx.name(ids.next().expect("graph relation"));
+                items.push(EntityItem::Graph { name, relation, span });
+            }
+            Rule::relation_decl => {
+                let mut inner = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_relation));
+                let name = ctx.name(inner.next().expect("relation name"));
+                let def = inner.next().expect("relation def");
+                let def = match def.as_rule() {
+                    Rule::inverse_of => RelationDef::Inverse(ctx.name(last_ident(def))),
+                    _ => {
+                        let mut ids = def.into_inner().filter(|p| p.as_rule() == Rule::ident);
+                        let list = ctx.name(ids.next().expect("list"));
+                        let field = ctx.name(ids.next().expect("field"));
+                        let target = ids.next().map(|p| ctx.name(p));
+                        RelationDef::Path { list, field, target }
+                    }
+                };
+                items.push(EntityItem::Relation { name, def, span });
+            }
+            Rule::field_decl => items.push(EntityItem::Field(field_decl(&ctx, pair))),
+            _ => {}
+        }
+    }
+    Ok(items)
+}
+
+fn last_ident(pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
+    pair.into_inner().filter(|p| p.as_rule() == Rule::ident).last().expect("ident")
+}
+
+fn field_decl(ctx: &Ctx<'_>, pair: Pair<'_, Rule>) -> FieldDecl {
+    let span = ctx.span(&pair);
+    let mut inner = pair.into_inner();
+    let name = ctx.name(inner.next().expect("field name"));
+    let (ty, optional) = type_expr(ctx, inner.next().expect("field type"));
+    FieldDecl { name, ty, optional, span }
+}
+
+fn type_expr(ctx: &Ctx<'_>, pair: Pair<'_, Rule>) -> (TypeExpr, bool) {
+    let mut inner = pair.into_inner();
+    let base = inner.next().expect("type");
+    let optional = inner.next().is_some();
+    let ty = match base.as_rule() {
+        Rule::scalar_type => TypeExpr::Scalar(ctx.name(base.into_inner().next().expect("type name"))),
+        Rule::list_type => {
+            let (elem, elem_optional) = type_expr(ctx, base.into_inner().next().expect("element type"));
+            let _ = elem_optional;
+            TypeExpr::List(Box::new(elem))
+        }
+        Rule::object_type => TypeExpr::Object(base.into_inner().map(|f| field_decl(ctx, f)).collect()),
+        other => unreachable!("type {other:?}"),
+    };
+    (ty, optional)
+}
+
+pub fn parse_table(block: &Block) -> Result<Vec<TableEntry>> {
+    let ctx = Ctx { block };
+    let mut pairs = Grammar::parse(Rule::table_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    let mut entries = Vec::new();
+    for entry in pairs.next().expect("table_body").into_inner() {
+        if entry.as_rule() != Rule::table_entry {
+            continue;
+        }
+        let mut inner = entry.into_inner();
+        let key_pair = inner.next().expect("key");
+        let key = if key_pair.as_rule() == Rule::string {
+            let raw = key_pair.clone().into_inner().next().map_or("", |p| p.as_str());
+            Name { text: serde_json::from_str(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.to_string()), span: ctx.span(&key_pair) }
+        } else {
+            ctx.name(key_pair)
+        };
+        let value = build(&ctx, inner.next().expect("value"))?;
+        entries.push(TableEntry { key, value });
+    }
+    Ok(entries)
+}
