@@ -37,18 +37,10 @@ fn run() -> Result<(), String> {
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--companies" => {
-                companies = Some(
-                    value
-                        .parse()
-                        .map_err(|e| format!("--companies {value}: {e}"))?,
-                )
-            }
+            "--companies" => companies = Some(value.parse().map_err(|e| format!("--companies {value}: {e}"))?),
             "--seed" => seed = value.parse().map_err(|e| format!("--seed {value}: {e}"))?,
             "--violations" => {
-                violations = value
-                    .parse()
-                    .map_err(|e| format!("--violations {value}: {e}"))?;
+                violations = value.parse().map_err(|e| format!("--violations {value}: {e}"))?;
                 if !(0.0..=1.0).contains(&violations) {
                     return Err(format!("--violations {value}: must be between 0 and 1"));
                 }
@@ -58,11 +50,7 @@ fn run() -> Result<(), String> {
         }
     }
     let companies = companies.ok_or("--companies is required")?;
-    let cfg = gen::GenConfig {
-        companies,
-        seed,
-        violations,
-    };
+    let cfg = gen::GenConfig { companies, seed, violations };
 
     let result = match &out {
         Some(path) => {

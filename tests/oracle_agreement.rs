@@ -18,13 +18,10 @@ fn compiled() -> Compiled {
 }
 
 fn engine(c: &Compiled, input: &[u8]) -> (Vec<(u32, Verdict, BTreeSet<String>)>, BTreeSet<String>) {
-    let loaded = check::load(c, input, None, 0).expect("in memory");
+    let loaded = check::load(c, input, None, true).expect("in memory");
     let report = check::check(c, None, loaded);
-    let lines = report
-        .lines
-        .iter()
-        .map(|l| (l.line, l.verdict, l.reasons.iter().map(|r| check::reason_id(c, &r.rule)).collect()))
-        .collect();
+    let lines =
+        report.lines.iter().map(|l| (l.line, l.verdict, l.reasons.iter().map(|r| check::reason_id(c, &r.rule)).collect())).collect();
     let dataset = report.dataset.iter().map(|d| c.program.rules[d.rule].id.clone()).collect();
     let _ = ReasonRule::Json;
     (lines, dataset)
@@ -48,7 +45,12 @@ fn agree(c: &Compiled, input: &[u8], what: &str) -> BTreeSet<String> {
         }
         fired.extend(rules.iter().cloned());
     }
-    assert!(mismatches.is_empty(), "{what}: {} lines differ, first ones:\n{}", mismatches.len(), mismatches[..mismatches.len().min(10)].join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{what}: {} lines differ, first ones:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(10)].join("\n")
+    );
     assert_eq!(dataset, expected.dataset_rules, "{what}: dataset findings");
     fired.extend(dataset);
     fired
@@ -89,7 +91,7 @@ fn output_is_identical_whatever_the_thread_count() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let report = check::check(&c, None, check::load(&c, &input[..], None, 0).unwrap());
+            let report = check::check(&c, None, check::load(&c, &input[..], None, true).unwrap());
             let mut out = Vec::new();
             skillc::report::write_json(&c, &report, &mut out).unwrap();
             out

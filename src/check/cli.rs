@@ -74,23 +74,25 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let compiled = Compiled::new(program)?;
 
     let base = match &args.base {
-        Some(path) => Some(load(&compiled, open_dataset(path)?, None, 0).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?),
+        Some(path) => {
+            Some(load(&compiled, open_dataset(path)?, None, false).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?)
+        }
         None => None,
     };
-    let first = base.as_ref().map_or(0, |b| b.records.len() as u32);
     let splitting = args.accepted.is_some() || args.rejected.is_some();
     // Standard input is spilled to a temporary file so the split can re-read it.
     let (candidates, mut reread): (Loaded, Option<File>) = if args.dataset.as_os_str() == "-" {
         let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
         let stdin = std::io::stdin().lock();
-        let loaded = load(&compiled, stdin, spill.as_mut().map(|f| f as &mut dyn Write), first).map_err(|e| format!("cannot read standard input: {e}"))?;
+        let loaded = load(&compiled, stdin, spill.as_mut().map(|f| f as &mut dyn Write), true)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
         if let Some(f) = spill.as_mut() {
             f.rewind().map_err(|e| e.to_string())?;
         }
         (loaded, spill)
     } else {
         let file = open_dataset(&args.dataset)?;
-        let loaded = load(&compiled, file, None, first).map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
+        let loaded = load(&compiled, file, None, true).map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
         (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
     };
 

@@ -1,14 +1,16 @@
-//! The evaluator: typed IR over the store. Names were resolved to field
-//! slots at compile time, so evaluation never looks a name up.
+//! The evaluator: typed IR over columns. Names were resolved to field
+//! slots at compile time, so evaluation never looks a name up, and the
+//! passing path allocates nothing for plain field rules.
 //!
 //! Three-valued: a value can be absent (a missing optional field, a
 //! division by zero). `and`, `or`, `not` and `implies` follow Kleene's
 //! logic; a rule whose condition ends absent does not apply.
 
-use super::store::{Slot, Store};
+use super::columns::{Column, ObjectColumn, Table};
+use super::store::Store;
 use super::Compiled;
 use crate::ir::expr::*;
-use crate::ir::schema::{EntityId, GraphId, RelationId};
+use crate::ir::schema::{EntityId, FieldId, GraphId, RelationId};
 use crate::ir::{Rule, TableValue};
 use crate::syntax::ast::CmpOp;
 use std::rc::Rc;
@@ -19,51 +21,145 @@ pub enum Val<'a> {
     Bool(bool),
     Number(f64),
     Str(&'a str),
-    /// The elements of a list field.
-    Items(&'a [Slot]),
+    /// The items `start..end` of a list column.
+    List(&'a Column, u32, u32),
     /// One object element.
-    Object(&'a [Slot]),
+    Item(&'a ObjectColumn, u32),
     Entity(u32),
-    /// A related entity seen through one edge (inside a `where`).
-    Edge { record: u32, element: &'a [Slot] },
+    /// A related entity seen through one edge (inside a `where`): the edge's
+    /// fields are item `item` of `edge`.
+    Edge {
+        record: u32,
+        edge: &'a ObjectColumn,
+        item: u32,
+    },
     /// A relation walked from an entity.
-    Related { rel: RelationId, from: u32 },
+    Related {
+        rel: RelationId,
+        from: u32,
+    },
     Collection(EntityId),
     Groups(GraphId),
     Group(GraphId, u32),
     Keys(EntityId),
     TableKeys(TableId),
-    List(Rc<Vec<Val<'a>>>),
+    Values(Rc<Vec<Val<'a>>>),
 }
 
-impl<'a> Val<'a> {
-    pub fn from_slot(slot: &'a Slot) -> Val<'a> {
-        match slot {
-            Slot::Absent => Val::Absent,
-            Slot::Bool(b) => Val::Bool(*b),
-            Slot::Number(n) => Val::Number(*n),
-            Slot::String(s) => Val::Str(s),
-            Slot::List(items) => Val::Items(items),
-            Slot::Object(fields) => Val::Object(fields),
-        }
-    }
+impl Val<'_> {
     pub fn is_absent(&self) -> bool {
         matches!(self, Val::Absent)
     }
 }
 
-/// One element produced by iterating a collection: what a binder binds,
-/// in the filter and in the body.
+/// The value in row `row` of a column.
+pub fn cell(column: &Column, row: usize) -> Val<'_> {
+    match column {
+        Column::Number(v) => match v[row] {
+            n if n.is_nan() => Val::Absent,
+            n => Val::Number(n),
+        },
+        Column::Bool(v) => match v[row] {
+            0 => Val::Bool(false),
+            1 => Val::Bool(true),
+            _ => Val::Absent,
+        },
+        Column::Str(s) => s.get(row).map_or(Val::Absent, Val::Str),
+        Column::List(l) => match l.range(row) {
+            Some(r) => Val::List(&l.items, r.start as u32, r.end as u32),
+            None => Val::Absent,
+        },
+        Column::Object(o) if o.present(row) => Val::Item(o, row as u32),
+        Column::Object(_) | Column::Skip => Val::Absent,
+    }
+}
+
+/// One element of a collection: what a binder binds. For a relation, the
+/// parallel edges to the neighbour, one of which must satisfy a `where`.
 pub struct Element<'a> {
     pub body: Val<'a>,
-    /// For relations: the parallel edges to this entity, one of which must
-    /// satisfy the filter.
-    pub edges: Vec<Val<'a>>,
+    pub edges: &'a [(u32, u32)],
+    pub edge_fields: Option<&'a ObjectColumn>,
+}
+
+/// Iterates the elements of a collection value without allocating.
+pub enum Elements<'a> {
+    Items { column: &'a Column, next: u32, end: u32 },
+    Values { values: Rc<Vec<Val<'a>>>, next: usize },
+    Rows { next: u32, end: u32, masks: &'a [u64], skip: u64 },
+    Members { rows: &'a [u32], next: usize },
+    Groups { graph: GraphId, next: u32, end: u32 },
+    Related { edges: &'a [(u32, u32)], next: usize, fields: &'a ObjectColumn },
+    Empty,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Element<'a>;
+    fn next(&mut self) -> Option<Element<'a>> {
+        let plain = |body| Some(Element { body, edges: &[], edge_fields: None });
+        match self {
+            Elements::Items { column, next, end } => {
+                if next >= end {
+                    return None;
+                }
+                *next += 1;
+                plain(cell(column, *next as usize - 1))
+            }
+            Elements::Values { values, next } => {
+                let v = values.get(*next)?.clone();
+                *next += 1;
+                plain(v)
+            }
+            Elements::Rows { next, end, masks, skip } => {
+                while next < end {
+                    let row = *next;
+                    *next += 1;
+                    if masks[row as usize] & *skip == 0 {
+                        return plain(Val::Entity(row));
+                    }
+                }
+                None
+            }
+            Elements::Members { rows, next } => {
+                let row = *rows.get(*next)?;
+                *next += 1;
+                plain(Val::Entity(row))
+            }
+            Elements::Groups { graph, next, end } => {
+                if next >= end {
+                    return None;
+                }
+                *next += 1;
+                plain(Val::Group(*graph, *next - 1))
+            }
+            Elements::Related { edges, next, fields } => {
+                let start = *next;
+                let (neighbour, _) = *edges.get(start)?;
+                let mut end = start + 1;
+                while end < edges.len() && edges[end].0 == neighbour {
+                    end += 1;
+                }
+                *next = end;
+                Some(Element { body: Val::Entity(neighbour), edges: &edges[start..end], edge_fields: Some(fields) })
+            }
+            Elements::Empty => None,
+        }
+    }
+}
+
+/// Where a rule reads: the columns of the records it checks (a chunk while
+/// loading, the kept columns afterwards), and the store for rules that
+/// look at other entities.
+#[derive(Clone, Copy)]
+pub struct Data<'a> {
+    pub table: &'a Table,
+    pub masks: &'a [u64],
+    pub store: Option<&'a Store>,
 }
 
 pub struct Env<'a> {
     pub c: &'a Compiled,
-    pub store: &'a Store,
+    pub data: Data<'a>,
     pub rule: &'a Rule,
     /// The record being checked (entity rules).
     pub this: u32,
@@ -71,8 +167,30 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    pub fn new(c: &'a Compiled, store: &'a Store, rule: &'a Rule, this: u32) -> Env<'a> {
-        Env { c, store, rule, this, vars: vec![Val::Absent; rule.var_count as usize] }
+    pub fn new(c: &'a Compiled, data: Data<'a>, rule: &'a Rule, this: u32) -> Env<'a> {
+        Env { c, data, rule, this, vars: vec![Val::Absent; rule.var_count as usize] }
+    }
+
+    /// Re-targets the environment at another rule and record, keeping its
+    /// variable buffer.
+    pub fn reset(&mut self, rule: &'a Rule, this: u32) {
+        self.rule = rule;
+        self.this = this;
+        self.vars.clear();
+        self.vars.resize(rule.var_count as usize, Val::Absent);
+    }
+
+    /// The key of a record of the table the rule reads.
+    pub fn key_of(&self, record: u32) -> Option<&'a str> {
+        let key = self.c.program.schema.entity(self.c.entity).key?;
+        match &self.data.table.columns[key.0 as usize] {
+            Column::Str(s) => s.get(record as usize),
+            _ => None,
+        }
+    }
+
+    fn store(&self) -> &'a Store {
+        self.data.store.expect("a rule that reads other entities runs after loading")
     }
 
     /// Evaluates the rule: Some(true) passes, Some(false) fails, None does
@@ -89,8 +207,8 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn slot_of(&self, record: u32, field: crate::ir::schema::FieldId) -> Val<'a> {
-        Val::from_slot(&self.store.records[record as usize].slots[field.0 as usize])
+    fn field(&self, record: u32, field: FieldId) -> Val<'a> {
+        cell(&self.data.table.columns[field.0 as usize], record as usize)
     }
 
     pub fn truth(&mut self, e: &'a Expr) -> Option<bool> {
@@ -113,7 +231,7 @@ impl<'a> Env<'a> {
             ExprKind::String(s) => Val::Str(s),
             ExprKind::Bool(b) => Val::Bool(*b),
             ExprKind::Null => Val::Absent,
-            ExprKind::SelfField(f) => self.slot_of(self.this, *f),
+            ExprKind::SelfField(f) => self.field(self.this, *f),
             ExprKind::SelfEntity => Val::Entity(self.this),
             ExprKind::Var(v) => self.vars[v.0 as usize].clone(),
             ExprKind::Get(base, access) => {
@@ -125,13 +243,8 @@ impl<'a> Env<'a> {
                 if base.is_absent() {
                     return Val::Absent;
                 }
-                let items: Vec<Val<'a>> = self
-                    .elements(&base, false)
-                    .into_iter()
-                    .map(|el| self.get(&el.body, *access))
-                    .filter(|v| !v.is_absent())
-                    .collect();
-                Val::List(Rc::new(items))
+                let items: Vec<Val<'a>> = self.elements(&base).map(|el| self.get(&el.body, *access)).filter(|v| !v.is_absent()).collect();
+                Val::Values(Rc::new(items))
             }
             ExprKind::Lookup(t, key) => match self.eval(key) {
                 Val::Str(k) => match self.c.tables[t.0 as usize].get(k) {
@@ -160,6 +273,7 @@ impl<'a> Env<'a> {
                     Arith::Add => x + y,
                     Arith::Sub => x - y,
                     Arith::Mul => x * y,
+                    // Division by zero has no value: the rule does not apply.
                     Arith::Div if y == 0.0 => return Val::Absent,
                     Arith::Div => x / y,
                 };
@@ -204,7 +318,7 @@ impl<'a> Env<'a> {
                 let mut result = Val::Bool(true);
                 for link in links {
                     let rhs = self.eval(&link.rhs);
-                    match self.compare_link(&lhs, link, &rhs) {
+                    match self.compare(&lhs, link, &rhs) {
                         Some(true) => {}
                         Some(false) => return Val::Bool(false),
                         None => result = Val::Absent,
@@ -221,11 +335,10 @@ impl<'a> Env<'a> {
                 Val::Bool(inside != *negated)
             }
             ExprKind::InSet { value, set, negated } => {
-                let v = self.eval(value);
-                let found = match &v {
-                    Val::Number(n) => set.iter().any(|c| matches!(c, Const::Number(m) if m == n)),
-                    Val::Str(s) => set.iter().any(|c| matches!(c, Const::String(m) if &**m == *s)),
-                    Val::Bool(b) => set.iter().any(|c| matches!(c, Const::Bool(m) if m == b)),
+                let found = match self.eval(value) {
+                    Val::Number(n) => set.iter().any(|c| matches!(c, Const::Number(m) if *m == n)),
+                    Val::Str(s) => set.iter().any(|c| matches!(c, Const::String(m) if &**m == s)),
+                    Val::Bool(b) => set.iter().any(|c| matches!(c, Const::Bool(m) if *m == b)),
                     _ => return Val::Absent,
                 };
                 Val::Bool(found != *negated)
@@ -239,13 +352,13 @@ impl<'a> Env<'a> {
                 if list.is_absent() {
                     return Val::Absent;
                 }
-                let found = self.elements(&list, false).iter().any(|el| same(&el.body, &v));
+                let found = self.elements(&list).any(|el| same(&el.body, &v));
                 Val::Bool(found != *negated)
             }
             ExprKind::InKeys { value, keys, negated } => {
                 let Val::Str(k) = self.eval(value) else { return Val::Absent };
                 let found = match self.eval(keys) {
-                    Val::Keys(_) => self.store.keys.contains_key(k),
+                    Val::Keys(_) => self.store().has_key(k),
                     Val::TableKeys(t) => self.c.tables[t.0 as usize].contains_key(k),
                     _ => return Val::Absent,
                 };
@@ -253,17 +366,7 @@ impl<'a> Env<'a> {
             }
             ExprKind::Matches(value, pattern) => {
                 let Val::Str(s) = self.eval(value) else { return Val::Absent };
-                let regex = match pattern {
-                    Pattern::Static(id) => Some(&self.c.regexes[id.0 as usize]),
-                    Pattern::Table(t, key) => match self.eval(key) {
-                        Val::Str(k) => match self.c.tables[t.0 as usize].get(k) {
-                            Some(TableValue::Regex(id)) => Some(&self.c.regexes[id.0 as usize]),
-                            _ => None,
-                        },
-                        _ => None,
-                    },
-                };
-                match regex {
+                match self.pattern(pattern) {
                     Some(r) => Val::Bool(r.is_match(s)),
                     None => Val::Absent,
                 }
@@ -274,29 +377,36 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                let elements = self.elements(&source, filter.is_some());
-                let mut values: Vec<Val<'a>> = Vec::with_capacity(elements.len());
-                for el in elements {
+                let mut acc = Accumulator::new(*agg);
+                for el in self.elements(&source) {
                     if let Some(filter) = filter {
                         if !self.passes_filter(*var, &el, filter) {
                             continue;
                         }
                     }
-                    self.vars[var.0 as usize] = el.body.clone();
-                    values.push(match body {
+                    self.vars[var.0 as usize] = el.body;
+                    let v = match body {
                         Some(b) => self.eval(b),
                         None => Val::Bool(true),
-                    });
+                    };
+                    if acc.add(&v) {
+                        break;
+                    }
                 }
-                aggregate(*agg, &values)
+                acc.finish()
             }
             ExprKind::AggList(agg, list) => {
                 let list = self.eval(list);
                 if list.is_absent() {
                     return Val::Absent;
                 }
-                let values: Vec<Val<'a>> = self.elements(&list, false).into_iter().map(|e| e.body).collect();
-                aggregate(*agg, &values)
+                let mut acc = Accumulator::new(*agg);
+                for el in self.elements(&list) {
+                    if acc.add(&el.body) {
+                        break;
+                    }
+                }
+                acc.finish()
             }
             ExprKind::Filter { var, source, filter } => {
                 let source = self.eval(source);
@@ -304,20 +414,20 @@ impl<'a> Env<'a> {
                     return Val::Absent;
                 }
                 let mut kept = Vec::new();
-                for el in self.elements(&source, true) {
+                for el in self.elements(&source) {
                     if self.passes_filter(*var, &el, filter) {
                         kept.push(el.body);
                     }
                 }
-                Val::List(Rc::new(kept))
+                Val::Values(Rc::new(kept))
             }
             ExprKind::List(items) => {
                 let values: Vec<Val<'a>> = items.iter().map(|i| self.eval(i)).collect();
-                Val::List(Rc::new(values))
+                Val::Values(Rc::new(values))
             }
             ExprKind::Call(builtin, args) => self.call(*builtin, args),
             ExprKind::Relation(rel, from) => match self.eval(from) {
-                Val::Entity(r) | Val::Edge { record: r, .. } if self.store.member[r as usize] => Val::Related { rel: *rel, from: r },
+                Val::Entity(r) | Val::Edge { record: r, .. } if self.store().member[r as usize] => Val::Related { rel: *rel, from: r },
                 _ => Val::Absent,
             },
             ExprKind::Collection(e) => Val::Collection(*e),
@@ -326,13 +436,26 @@ impl<'a> Env<'a> {
         }
     }
 
-    fn passes_filter(&mut self, var: VarId, el: &Element<'a>, filter: &'a Expr) -> bool {
-        if el.edges.is_empty() {
+    pub fn pattern(&mut self, pattern: &'a Pattern) -> Option<&'a regex::Regex> {
+        match pattern {
+            Pattern::Static(id) => Some(&self.c.regexes[id.0 as usize]),
+            Pattern::Table(t, key) => match self.eval(key) {
+                Val::Str(k) => match self.c.tables[t.0 as usize].get(k) {
+                    Some(TableValue::Regex(id)) => Some(&self.c.regexes[id.0 as usize]),
+                    _ => None,
+                },
+                _ => None,
+            },
+        }
+    }
+
+    pub fn passes_filter(&mut self, var: VarId, el: &Element<'a>, filter: &'a Expr) -> bool {
+        let Some(fields) = el.edge_fields else {
             self.vars[var.0 as usize] = el.body.clone();
             return self.truth(filter) == Some(true);
-        }
-        for edge in &el.edges {
-            self.vars[var.0 as usize] = edge.clone();
+        };
+        for &(record, item) in el.edges {
+            self.vars[var.0 as usize] = Val::Edge { record, edge: fields, item };
             if self.truth(filter) == Some(true) {
                 return true;
             }
@@ -342,19 +465,15 @@ impl<'a> Env<'a> {
 
     fn get(&self, base: &Val<'a>, access: Access) -> Val<'a> {
         match (base, access) {
-            (Val::Object(fields), Access::Object(i)) => fields.get(i).map_or(Val::Absent, Val::from_slot),
-            (Val::Entity(r) | Val::Edge { record: r, .. }, Access::Entity(f)) => self.slot_of(*r, f),
-            (Val::Edge { element, .. }, Access::Edge(i)) => element.get(i).map_or(Val::Absent, Val::from_slot),
+            (Val::Item(obj, row), Access::Object(i)) => cell(&obj.fields[i], *row as usize),
+            (Val::Entity(r) | Val::Edge { record: r, .. }, Access::Entity(f)) => self.field(*r, f),
+            (Val::Edge { edge, item, .. }, Access::Edge(i)) => cell(&edge.fields[i], *item as usize),
             _ => Val::Absent,
         }
     }
 
     /// Whether `lhs op rhs` (with its tolerance) holds; None when unknown.
     pub fn compare(&mut self, lhs: &Val<'a>, link: &'a Link, rhs: &Val<'a>) -> Option<bool> {
-        self.compare_link(lhs, link, rhs)
-    }
-
-    fn compare_link(&mut self, lhs: &Val<'a>, link: &'a Link, rhs: &Val<'a>) -> Option<bool> {
         match (lhs, rhs) {
             (Val::Number(a), Val::Number(b)) => {
                 if let Some(t) = &link.tolerance {
@@ -393,69 +512,49 @@ impl<'a> Env<'a> {
             Builtin::CurrentYear => Val::Number(self.c.current_year as f64),
             Builtin::Len => match self.eval(&args[0]) {
                 Val::Str(s) => Val::Number(s.chars().count() as f64),
-                v @ (Val::Items(_) | Val::List(_) | Val::Group(..)) => Val::Number(self.elements(&v, false).len() as f64),
-                _ => Val::Absent,
+                Val::Absent => Val::Absent,
+                v => Val::Number(self.elements(&v).count() as f64),
             },
-            Builtin::Unique(f) => {
-                let slot = &self.store.records[self.this as usize].slots[f.0 as usize];
-                let Some(key) = super::store::value_key(slot) else { return Val::Absent };
-                let count = self.store.value_counts.get(&f).and_then(|m| m.get(&key)).copied().unwrap_or(0);
-                Val::Bool(count <= 1)
-            }
+            Builtin::Unique(f) => match self.store().value_count(f, self.this as usize) {
+                Some(n) => Val::Bool(n <= 1),
+                None => Val::Absent,
+            },
             Builtin::InCycle(g) => {
-                if !self.store.member[self.this as usize] {
+                let store = self.store();
+                if !store.member[self.this as usize] {
                     return Val::Absent;
                 }
-                Val::Bool(self.store.graphs[&g].cycle_of.contains_key(&self.this))
+                Val::Bool(store.graphs[&g].cycle_of.contains_key(&self.this))
             }
             Builtin::Groups(g) => Val::Groups(g),
         }
     }
 
-    /// The elements of a collection value. `with_edges` keeps, for relation
-    /// walks, every parallel edge so a `where` can test each.
-    pub fn elements(&self, v: &Val<'a>, with_edges: bool) -> Vec<Element<'a>> {
-        let plain = |body| Element { body, edges: Vec::new() };
+    /// The elements of a collection value.
+    pub fn elements(&self, v: &Val<'a>) -> Elements<'a> {
         match v {
-            Val::Items(items) => items.iter().map(|s| plain(Val::from_slot(s))).collect(),
-            Val::List(values) => values.iter().map(|v| plain(v.clone())).collect(),
-            Val::Group(g, i) => self.store.graphs[g].groups[*i as usize].iter().map(|&r| plain(Val::Entity(r))).collect(),
-            Val::Groups(g) => (0..self.store.graphs[g].groups.len() as u32).map(|i| plain(Val::Group(*g, i))).collect(),
+            Val::List(column, start, end) => Elements::Items { column, next: *start, end: *end },
+            Val::Values(values) => Elements::Values { values: values.clone(), next: 0 },
             Val::Collection(_) => {
-                let skip = &self.rule.element_fields;
-                (0..self.store.records.len() as u32)
-                    .filter(|&r| {
-                        let failures = &self.store.records[r as usize].failures;
-                        !failures.iter().any(|f| skip.contains(&f.field))
-                    })
-                    .map(|r| plain(Val::Entity(r)))
-                    .collect()
+                let skip = self.rule.element_fields.iter().fold(0u64, |m, f| m | super::store::field_bit(*f));
+                Elements::Rows { next: 0, end: self.data.masks.len() as u32, masks: self.data.masks, skip }
             }
+            Val::Group(g, i) => Elements::Members { rows: &self.store().graphs[g].groups[*i as usize], next: 0 },
+            Val::Groups(g) => Elements::Groups { graph: *g, next: 0, end: self.store().graphs[g].groups.len() as u32 },
             Val::Related { rel, from } => {
-                let (forward, inverse) = self.c.program.schema.forward(*rel);
-                let index = &self.store.relations[&forward];
+                let store = self.store();
+                let schema = &self.c.program.schema;
+                let (forward, inverse) = schema.forward(*rel);
+                let index = &store.relations[&forward];
                 let adjacency = if inverse { &index.backward } else { &index.forward };
-                let list_field = match self.c.program.schema.relation(forward).kind {
-                    crate::ir::schema::RelationKind::Forward { list, .. } => list,
-                    _ => unreachable!("forward relation"),
+                let crate::ir::schema::RelationKind::Forward { list, .. } = schema.relation(forward).kind else {
+                    return Elements::Empty;
                 };
-                let mut out: Vec<Element<'a>> = Vec::new();
-                for &(neighbour, element, holder) in adjacency.of(*from) {
-                    let edge = if with_edges {
-                        let Slot::List(items) = &self.store.records[holder as usize].slots[list_field.0 as usize] else { continue };
-                        let Slot::Object(fields) = &items[element as usize] else { continue };
-                        Some(Val::Edge { record: neighbour, element: fields })
-                    } else {
-                        None
-                    };
-                    match out.last_mut() {
-                        Some(last) if matches!(last.body, Val::Entity(r) if r == neighbour) => last.edges.extend(edge),
-                        _ => out.push(Element { body: Val::Entity(neighbour), edges: edge.into_iter().collect() }),
-                    }
-                }
-                out
+                let Column::List(l) = &store.table.columns[list.0 as usize] else { return Elements::Empty };
+                let Column::Object(fields) = l.items.as_ref() else { return Elements::Empty };
+                Elements::Related { edges: adjacency.of(*from), next: 0, fields }
             }
-            _ => Vec::new(),
+            _ => Elements::Empty,
         }
     }
 }
@@ -470,50 +569,62 @@ fn same(a: &Val<'_>, b: &Val<'_>) -> bool {
     }
 }
 
-/// SQL-like aggregates: absent values are skipped by the numeric ones;
-/// `any` and `all` are Kleene; `share` counts the elements whose condition
-/// is known.
-fn aggregate(agg: Agg, values: &[Val<'_>]) -> Val<'static> {
-    let numbers = || values.iter().filter_map(|v| if let Val::Number(n) = v { Some(*n) } else { None });
-    match agg {
-        Agg::Count => Val::Number(values.len() as f64),
-        Agg::Sum => Val::Number(numbers().sum()),
-        Agg::Min => numbers().reduce(f64::min).map_or(Val::Absent, Val::Number),
-        Agg::Max => numbers().reduce(f64::max).map_or(Val::Absent, Val::Number),
-        Agg::Mean => {
-            let (n, s) = numbers().fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
-            if n == 0 {
-                Val::Absent
-            } else {
-                Val::Number(s / n as f64)
+/// Streams an aggregate: SQL-like (absent values are skipped by the
+/// numeric aggregates), Kleene for `any`/`all`, `share` over the elements
+/// whose condition is known.
+struct Accumulator {
+    agg: Agg,
+    count: usize,
+    known: usize,
+    yes: usize,
+    sum: f64,
+    best: Option<f64>,
+    unknown: bool,
+}
+
+impl Accumulator {
+    fn new(agg: Agg) -> Accumulator {
+        Accumulator { agg, count: 0, known: 0, yes: 0, sum: 0.0, best: None, unknown: false }
+    }
+
+    /// Adds one value; true when the result can no longer change.
+    fn add(&mut self, v: &Val<'_>) -> bool {
+        self.count += 1;
+        match (self.agg, v) {
+            (Agg::Sum | Agg::Mean, Val::Number(n)) => {
+                self.sum += n;
+                self.known += 1;
             }
+            (Agg::Min, Val::Number(n)) => self.best = Some(self.best.map_or(*n, |b| b.min(*n))),
+            (Agg::Max, Val::Number(n)) => self.best = Some(self.best.map_or(*n, |b| b.max(*n))),
+            (Agg::Any, Val::Bool(true)) | (Agg::All, Val::Bool(false)) => {
+                self.yes += 1;
+                return true;
+            }
+            (Agg::Any | Agg::All, Val::Bool(_)) => {}
+            (Agg::Any | Agg::All, _) => self.unknown = true,
+            (Agg::Share, Val::Bool(b)) => {
+                self.known += 1;
+                self.yes += usize::from(*b);
+            }
+            _ => {}
         }
-        Agg::Any => {
-            if values.iter().any(|v| matches!(v, Val::Bool(true))) {
-                Val::Bool(true)
-            } else if values.iter().all(|v| matches!(v, Val::Bool(false))) {
-                Val::Bool(false)
-            } else {
-                Val::Absent
-            }
-        }
-        Agg::All => {
-            if values.iter().any(|v| matches!(v, Val::Bool(false))) {
-                Val::Bool(false)
-            } else if values.iter().all(|v| matches!(v, Val::Bool(true))) {
-                Val::Bool(true)
-            } else {
-                Val::Absent
-            }
-        }
-        Agg::Share => {
-            let known = values.iter().filter(|v| matches!(v, Val::Bool(_))).count();
-            let yes = values.iter().filter(|v| matches!(v, Val::Bool(true))).count();
-            if known == 0 {
-                Val::Absent
-            } else {
-                Val::Number(yes as f64 / known as f64)
-            }
+        false
+    }
+
+    fn finish(self) -> Val<'static> {
+        match self.agg {
+            Agg::Count => Val::Number(self.count as f64),
+            Agg::Sum => Val::Number(self.sum),
+            Agg::Mean if self.known > 0 => Val::Number(self.sum / self.known as f64),
+            Agg::Min | Agg::Max => self.best.map_or(Val::Absent, Val::Number),
+            Agg::Any if self.yes > 0 => Val::Bool(true),
+            Agg::All if self.yes > 0 => Val::Bool(false),
+            Agg::Any | Agg::All if self.unknown => Val::Absent,
+            Agg::Any => Val::Bool(false),
+            Agg::All => Val::Bool(true),
+            Agg::Share if self.known > 0 => Val::Number(self.yes as f64 / self.known as f64),
+            Agg::Mean | Agg::Share => Val::Absent,
         }
     }
 }

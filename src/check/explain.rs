@@ -67,17 +67,22 @@ impl<'d> Explainer<'d> {
             Val::Bool(b) => Value::Bool(*b),
             Val::Number(n) => number_json(*n),
             Val::Str(s) => Value::String(s.to_string()),
-            Val::Entity(r) | Val::Edge { record: r, .. } => {
-                env.store.records[*r as usize].key.as_deref().map_or(Value::Null, |k| Value::String(k.to_string()))
-            }
-            Val::Object(fields) => {
-                Value::Array(fields.iter().map(|s| self.value(env, &Val::from_slot(s))).collect())
+            Val::Entity(r) | Val::Edge { record: r, .. } => env.key_of(*r).map_or(Value::Null, |k| Value::String(k.to_string())),
+            Val::Item(obj, row) => {
+                Value::Array(obj.fields.iter().map(|c| self.value(env, &crate::check::eval::cell(c, *row as usize))).collect())
             }
             other => {
-                let items = env.elements(other, false);
-                let mut list: Vec<Value> = items.iter().take(MAX_LIST).map(|e| self.value(env, &e.body)).collect();
-                if items.len() > MAX_LIST {
-                    list.push(Value::String(format!("… {} more", items.len() - MAX_LIST)));
+                let mut list = Vec::new();
+                let mut more = 0usize;
+                for e in env.elements(other) {
+                    if list.len() < MAX_LIST {
+                        list.push(self.value(env, &e.body));
+                    } else {
+                        more += 1;
+                    }
+                }
+                if more > 0 {
+                    list.push(Value::String(format!("… {more} more")));
                 }
                 Value::Array(list)
             }
@@ -251,21 +256,12 @@ impl<'d> Explainer<'d> {
             }
             ExprKind::Matches(value, pattern) => {
                 self.record(env, value);
-                let regex = match pattern {
-                    Pattern::Static(id) => Some(env.c.program.regexes[id.0 as usize].0.clone()),
-                    Pattern::Table(t, key) => {
-                        self.record(env, key);
-                        match env.eval(key) {
-                            Val::Str(k) => match env.c.tables[t.0 as usize].get(k) {
-                                Some(crate::ir::TableValue::Regex(id)) => Some(env.c.program.regexes[id.0 as usize].0.clone()),
-                                _ => None,
-                            },
-                            _ => None,
-                        }
-                    }
-                };
-                if let Some(r) = regex {
-                    self.out.hints.push(format!("`{}` must {negation}match /{r}/", self.text(value)));
+                if let Pattern::Table(_, key) = pattern {
+                    self.record(env, key);
+                }
+                if let Some(r) = env.pattern(pattern) {
+                    let shown = r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string();
+                    self.out.hints.push(format!("`{}` must {negation}match /{shown}/", self.text(value)));
                 }
             }
             ExprKind::IsNull { value, negated } => {
@@ -282,7 +278,7 @@ impl<'d> Explainer<'d> {
                 let all = *agg == Agg::All;
                 let source_val = env.eval(source);
                 let source_text = self.text(source);
-                let elements = env.elements(&source_val, filter.is_some());
+                let elements: Vec<_> = env.elements(&source_val).collect();
                 // `all` fails on its false elements; `not any` on its true ones.
                 let looking_for = if all == want { Some(false) } else { Some(true) };
                 if !all && want {
@@ -292,8 +288,7 @@ impl<'d> Explainer<'d> {
                 let mut shown = 0;
                 for (i, el) in elements.iter().enumerate() {
                     if let Some(f) = filter {
-                        env.vars[var.0 as usize] = el.body.clone();
-                        if env.truth(f) != Some(true) {
+                        if !env.passes_filter(*var, el, f) {
                             continue;
                         }
                     }
@@ -307,11 +302,11 @@ impl<'d> Explainer<'d> {
                     }
                     shown += 1;
                     let desc = match &el.body {
-                        Val::Entity(r) => match &env.store.records[*r as usize].key {
+                        Val::Entity(r) => match env.key_of(*r) {
                             Some(k) => format!("{source_text}[{k:?}]"),
                             None => format!("{source_text}[{i}]"),
                         },
-                        Val::Object(_) | Val::Items(_) => format!("{source_text}[{i}]"),
+                        Val::Item(..) | Val::List(..) => format!("{source_text}[{i}]"),
                         other => self.value(env, other).to_string(),
                     };
                     let name = env.rule.var_names[var.0 as usize].clone();
@@ -320,34 +315,57 @@ impl<'d> Explainer<'d> {
                     self.bindings.pop();
                 }
             }
-            ExprKind::Call(Builtin::InCycle(_), _) => {
+            ExprKind::Call(Builtin::InCycle(g), _) => {
                 let this = env.this;
-                if let Some((cycle, size)) = env.store.graphs.values().find_map(|g| g.cycle_of.get(&this)) {
-                    let keys: Vec<String> =
-                        cycle.iter().map(|r| env.store.records[*r as usize].key.as_deref().unwrap_or("?").to_string()).collect();
-                    self.out.values.insert("cycle".into(), Value::Array(keys.iter().map(|k| Value::String(k.clone())).collect()));
-                    if *size as usize + 1 > cycle.len() {
-                        self.out.values.insert("component_size".into(), Value::from(*size));
+                let store = env.data.store.expect("in_cycle runs on the store");
+                if let Some((cycle, component)) = store.graphs.get(g).and_then(|index| index.cycle_of.get(&this)) {
+                    let key = |r: &u32| env.key_of(*r).unwrap_or("?").to_string();
+                    // Lists are capped: a cycle of n companies reported on
+                    // each of its n members must not print n² ids.
+                    let shown = |records: &[u32]| -> Vec<String> {
+                        let mut keys: Vec<String> = records.iter().take(MAX_LIST).map(key).collect();
+                        if records.len() > MAX_LIST {
+                            keys.push(format!("… {} more", records.len() - MAX_LIST));
+                        }
+                        keys
+                    };
+                    let mut path = shown(&cycle[..cycle.len() - 1]);
+                    path.push(key(&cycle[cycle.len() - 1]));
+                    self.out.values.insert("cycle".into(), Value::Array(path.iter().cloned().map(Value::String).collect()));
+                    // The whole strongly connected component, in input
+                    // order: a company may lie on several cycles.
+                    let members = &store.graphs[g].components[*component as usize];
+                    self.out.values.insert("component".into(), Value::Array(shown(members).into_iter().map(Value::String).collect()));
+                    if members.len() + 1 > cycle.len() {
+                        self.out.values.insert("component_size".into(), Value::from(members.len()));
                     }
-                    self.out.hints.push(format!("break the cycle {}: remove one of its links", keys.join(" → ")));
+                    self.out.hints.push(format!("break the cycle {}: remove one of its links", path.join(" → ")));
                 }
             }
             ExprKind::Call(Builtin::Unique(f), _) => {
-                let slot = &env.store.records[env.this as usize].slots[f.0 as usize];
-                let v = self.value(env, &Val::from_slot(slot));
+                let value = crate::check::eval::cell(&env.data.table.columns[f.0 as usize], env.this as usize);
+                let v = self.value(env, &value);
+                let store = env.data.store.expect("unique runs on the store");
                 let name = env.c.program.schema.entity(env.rule.entity).fields[f.0 as usize].name.clone();
-                let lines: Vec<Value> = match slot {
-                    crate::check::store::Slot::String(k) => env
-                        .store
-                        .keys
-                        .get(k)
-                        .map(|rs| rs.iter().map(|r| Value::from(env.store.records[*r as usize].line)).collect())
-                        .unwrap_or_default(),
-                    _ => vec![],
-                };
+                // With `--base`, line numbers of base records are in another
+                // file: list them apart, or `"lines": [2, 2]` is ambiguous.
+                let (mut lines, mut base_lines) = (Vec::new(), Vec::new());
+                if let (Val::Str(k), true) = (&value, Some(*f) == store.key) {
+                    for r in store.rows_with_key(k) {
+                        let line = Value::from(store.lines[r as usize]);
+                        if (r as usize) < store.base {
+                            base_lines.push(line);
+                        } else {
+                            lines.push(line);
+                        }
+                    }
+                }
                 self.out.values.insert(name.clone(), v.clone());
                 if !lines.is_empty() {
                     self.out.values.insert("lines".into(), Value::Array(lines));
+                }
+                if !base_lines.is_empty() {
+                    self.out.values.insert("base_lines".into(), Value::Array(base_lines));
                 }
                 self.out.hints.push(format!("`{name}` {v} is used more than once: give each record its own"));
             }

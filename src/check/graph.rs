@@ -6,6 +6,7 @@ use super::store::GraphIndex;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::unionfind::UnionFind;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Largest component for which each member gets its own shortest cycle;
 /// members of larger ones share one cycle found once.
@@ -24,28 +25,40 @@ pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
             graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), ());
         }
     }
-    let mut cycle_of: HashMap<u32, (Vec<u32>, u32)> = HashMap::new();
+    // Each member of a large component used to get its own clone of the
+    // shared cycle: quadratic memory (a 200,000-company cycle is 40e9
+    // entries). The cycle is now shared through an `Arc`, and the component
+    // itself is kept so a reason can list it (reference-rules.md: "The
+    // reason lists that component").
+    let mut cycle_of: HashMap<u32, (Arc<[u32]>, u32)> = HashMap::new();
+    let mut components: Vec<Vec<u32>> = Vec::new();
     for component in petgraph::algo::kosaraju_scc(&graph) {
         if component.len() < 2 {
             continue;
         }
-        let size = component.len() as u32;
+        let index = components.len() as u32;
         let in_component: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
         if component.len() <= PER_MEMBER_CYCLE_LIMIT {
             for &start in &component {
                 let cycle = shortest_cycle(&graph, start, &in_component);
-                cycle_of.insert(start.index() as u32, (cycle, size));
+                cycle_of.insert(start.index() as u32, (cycle.into(), index));
             }
         } else {
             let start = *component.iter().min().expect("non-empty component");
-            let cycle = shortest_cycle(&graph, start, &in_component);
+            let cycle: Arc<[u32]> = shortest_cycle(&graph, start, &in_component).into();
             for &node in &component {
-                cycle_of.insert(node.index() as u32, (cycle.clone(), size));
+                cycle_of.insert(node.index() as u32, (Arc::clone(&cycle), index));
             }
         }
+        let mut members: Vec<u32> = component.iter().map(|n| n.index() as u32).collect();
+        members.sort_unstable();
+        components.push(members);
     }
     for node in self_loops {
-        cycle_of.entry(node).or_insert((vec![node, node], 1));
+        if let std::collections::hash_map::Entry::Vacant(e) = cycle_of.entry(node) {
+            e.insert((vec![node, node].into(), components.len() as u32));
+            components.push(vec![node]);
+        }
     }
 
     let mut sets = UnionFind::<u32>::new(n);
@@ -60,7 +73,7 @@ pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
     }
     let mut groups: Vec<Vec<u32>> = by_root.into_values().collect();
     groups.sort_unstable_by_key(|g| g[0]);
-    GraphIndex { cycle_of, groups }
+    GraphIndex { cycle_of, components, groups }
 }
 
 /// The shortest cycle through `start` inside its component, by breadth-first
@@ -103,9 +116,11 @@ mod tests {
         // 0 -> 1 -> 2 -> 0, 3 -> 3, 4 -> 1, 5 alone
         let member = vec![true; 6];
         let g = analyse(6, &member, &[(0, 1), (1, 2), (2, 0), (3, 3), (4, 1)]);
-        assert_eq!(g.cycle_of[&0].0, vec![0, 1, 2, 0]);
-        assert_eq!(g.cycle_of[&1].0, vec![1, 2, 0, 1]);
-        assert_eq!(g.cycle_of[&3].0, vec![3, 3]);
+        assert_eq!(*g.cycle_of[&0].0, [0, 1, 2, 0]);
+        assert_eq!(*g.cycle_of[&1].0, [1, 2, 0, 1]);
+        assert_eq!(*g.cycle_of[&3].0, [3, 3]);
+        assert_eq!(g.components[g.cycle_of[&0].1 as usize], vec![0, 1, 2]);
+        assert_eq!(g.components[g.cycle_of[&3].1 as usize], vec![3]);
         assert!(!g.cycle_of.contains_key(&4));
         assert_eq!(g.groups, vec![vec![0, 1, 2, 4], vec![3], vec![5]]);
     }
@@ -123,5 +138,8 @@ mod tests {
         let g = analyse(n, &member, &cycle);
         assert_eq!(g.cycle_of.len(), n);
         assert_eq!(g.cycle_of[&0].0.len(), n + 1);
+        // One shared cycle, not one copy per member.
+        assert!(Arc::ptr_eq(&g.cycle_of[&0].0, &g.cycle_of[&(n as u32 - 1)].0));
+        assert_eq!(g.components.len(), 1);
     }
 }

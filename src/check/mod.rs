@@ -6,21 +6,22 @@
 //! in input order.
 
 pub mod cli;
+pub mod columns;
 pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod reader;
 pub mod store;
 
-use crate::ir::expr::{Builtin, ExprKind, Expr, Pattern};
+use crate::ir::expr::{Builtin, Expr, ExprKind, Pattern};
 use crate::ir::schema::{EntityId, FieldId, GraphId, RelationId};
 use crate::ir::{Program, Scope, Severity, TableValue};
 use rayon::prelude::*;
-use reader::{Line, Plan};
+use reader::Plan;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
-use store::{Record, Store};
+use store::Store;
 
 /// A program ready to run: regular expressions compiled, tables hashed.
 pub struct Compiled {
@@ -29,10 +30,18 @@ pub struct Compiled {
     pub regexes: Vec<regex::Regex>,
     pub tables: Vec<HashMap<String, TableValue>>,
     pub current_year: i32,
-    plan: Plan,
+    pub plan: Plan,
     relations: Vec<RelationId>,
     graphs: Vec<GraphId>,
     unique_fields: Vec<FieldId>,
+    /// Entity rules that read only the record: checked while loading.
+    local_rules: Vec<usize>,
+    /// Entity rules that look at other entities: checked on the store.
+    store_rules: Vec<usize>,
+    /// Per rule: the schema-failure bits of the fields it reads.
+    rule_masks: Vec<u64>,
+    /// Fields the store keeps after loading (read by store or dataset rules).
+    retained: Vec<FieldId>,
 }
 
 impl Compiled {
@@ -44,15 +53,31 @@ impl Compiled {
             .map(|(r, _)| regex::Regex::new(&format!("^(?:{r})$")).map_err(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         let tables = program.tables.iter().map(|t| t.entries.iter().cloned().collect()).collect();
-        let mut kept: Vec<FieldId> = Vec::new();
+        let (mut kept, mut retained): (Vec<FieldId>, Vec<FieldId>) = (Vec::new(), Vec::new());
         let (mut relations, mut graphs, mut unique_fields) = (Vec::new(), Vec::new(), Vec::new());
-        for rule in &program.rules {
+        let (mut local_rules, mut store_rules) = (Vec::new(), Vec::new());
+        for (i, rule) in program.rules.iter().enumerate() {
+            let later = rule.needs_dataset || rule.scope == Scope::Dataset;
+            if rule.scope == Scope::Entity && rule.entity == entity {
+                if later {
+                    store_rules.push(i)
+                } else {
+                    local_rules.push(i)
+                }
+            }
             let mut visit = |e: &Expr| match &e.kind {
-                ExprKind::SelfField(f) => kept.push(*f),
-                ExprKind::Get(_, crate::ir::expr::Access::Entity(f)) => kept.push(*f),
+                ExprKind::SelfField(f) | ExprKind::Get(_, crate::ir::expr::Access::Entity(f)) => {
+                    kept.push(*f);
+                    if later {
+                        retained.push(*f);
+                    }
+                }
                 ExprKind::Relation(r, _) => relations.push(*r),
                 ExprKind::Call(Builtin::InCycle(g) | Builtin::Groups(g), _) => graphs.push(*g),
-                ExprKind::Call(Builtin::Unique(f), _) => unique_fields.push(*f),
+                ExprKind::Call(Builtin::Unique(f), _) => {
+                    unique_fields.push(*f);
+                    retained.push(*f);
+                }
                 _ => {}
             };
             for (_, e) in &rule.lets {
@@ -64,14 +89,34 @@ impl Compiled {
         for &r in relations.iter().chain(graphs.iter().map(|g| &program.schema.graph(*g).relation)) {
             let (forward, _) = program.schema.forward(r);
             if let crate::ir::schema::RelationKind::Forward { list, .. } = program.schema.relation(forward).kind {
-                kept.push(list);
+                retained.push(list);
             }
         }
-        kept.extend(program.schema.entity(entity).summary.iter().copied());
-        kept.sort();
-        kept.dedup();
+        let e = program.schema.entity(entity);
+        retained.extend(e.summary.iter().copied());
+        retained.extend(e.key);
+        kept.extend(retained.iter().copied());
+        for v in [&mut kept, &mut retained] {
+            v.sort();
+            v.dedup();
+        }
+        let rule_masks = program.rules.iter().map(|r| r.own_fields.iter().fold(0, |m, f| m | store::field_bit(*f))).collect();
         let plan = Plan::new(program.schema.entity(entity), &kept);
-        Ok(Compiled { program, entity, regexes, tables, current_year: utc_year(), plan, relations, graphs, unique_fields })
+        Ok(Compiled {
+            program,
+            entity,
+            regexes,
+            tables,
+            current_year: utc_year(),
+            plan,
+            relations,
+            graphs,
+            unique_fields,
+            local_rules,
+            store_rules,
+            rule_masks,
+            retained,
+        })
     }
 }
 
@@ -226,24 +271,61 @@ pub struct Report {
     pub summary: Summary,
 }
 
-/// One input read into lines: what `check` knows of each non-blank line.
+/// One non-blank input line.
+#[derive(Clone, Debug)]
+pub struct LineEntry {
+    pub line: u32,
+    /// Byte range in the input, line ending included (after a byte-order
+    /// mark on the first line).
+    pub start: u64,
+    pub end: u64,
+    /// The record the line became, or the parser's message.
+    pub record: Result<u32, Box<str>>,
+}
+
+/// One input, read: the kept columns of its records and what the
+/// record-local rules already found.
 pub struct Loaded {
-    pub records: Vec<Record>,
-    /// (line, start, end, record index or the JSON error)
-    pub lines: Vec<(u32, u64, u64, Result<u32, String>)>,
+    pub table: columns::Table,
+    pub masks: Vec<u64>,
+    /// The input line of each record.
+    pub record_lines: Vec<u32>,
+    pub entries: Vec<LineEntry>,
+    /// (record, reason) for `schema` and the rules that need no other
+    /// entity, sorted by record.
+    pub reasons: Vec<(u32, Reason)>,
 }
 
 const CHUNK: usize = 8 << 20;
 
-/// Reads JSON Lines from `input` in chunks, parsing each chunk's lines in
-/// parallel. `spill` receives every byte read (to re-read stdin later).
-pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::io::Write>, first_record: u32) -> std::io::Result<Loaded> {
-    let mut loaded = Loaded { records: Vec::new(), lines: Vec::new() };
+/// A run of lines of one chunk, parsed and checked by one task.
+struct Piece {
+    table: columns::Table,
+    masks: Vec<u64>,
+    record_lines: Vec<u32>,
+    entries: Vec<LineEntry>,
+    reasons: Vec<(u32, Reason)>,
+}
+
+/// Reads JSON Lines from `input` in chunks; each chunk is cut into pieces
+/// parsed (and checked against the record-local rules) in parallel.
+/// `spill` receives every byte read (to re-read standard input later).
+/// With `local_rules` false (a `--base` dataset) only the schema is checked.
+pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::io::Write>, local_rules: bool) -> std::io::Result<Loaded> {
+    let mut timer = Timer::new();
+    let mut loaded = Loaded {
+        table: c.plan.table().retain(&c.retained),
+        masks: Vec::new(),
+        record_lines: Vec::new(),
+        entries: Vec::new(),
+        reasons: Vec::new(),
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut base_offset: u64 = 0;
     let mut line_no: u32 = 0;
     let mut first = true;
     let mut eof = false;
+    let pieces_per_chunk = rayon::current_num_threads() * 4;
     while !eof {
         let before = buf.len();
         buf.resize(before + CHUNK, 0);
@@ -264,122 +346,202 @@ pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::
         if cut == 0 && !eof {
             continue; // a line longer than the chunk: read more
         }
-        let mut skip = 0;
-        if first && buf.starts_with(b"\xEF\xBB\xBF") {
-            skip = 3;
-        }
+        let skip = if first && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
         first = false;
         let chunk = &buf[..cut];
+        // (line, content start, content end, next line start)
         let mut spans = Vec::new();
         for (start, content_end, next) in reader::lines(chunk) {
             line_no += 1;
             let content_start = if start == 0 { skip.min(content_end) } else { start };
             if !reader::is_blank(&chunk[content_start..content_end]) {
-                spans.push((line_no, start, content_start, content_end, next));
+                spans.push((line_no, content_start, content_end, next));
             }
         }
-        let parsed: Vec<Line> = spans
-            .par_iter()
-            .map(|&(line, _, s, e, _)| reader::read_line(&c.plan, line, &chunk[s..e]))
-            .collect();
-        for ((line, _, content_start, _, next), outcome) in spans.into_iter().zip(parsed) {
-            // The range starts after a byte-order mark, so splits never copy it.
-            let range = (base_offset + content_start as u64, base_offset + next as u64);
-            let entry = match outcome {
-                Line::Record(r) => {
-                    loaded.records.push(r);
-                    Ok(first_record + loaded.records.len() as u32 - 1)
+        let per_piece = spans.len().div_ceil(pieces_per_chunk).max(1);
+        let pieces: Vec<Piece> = spans.par_chunks(per_piece).map(|lines| read_piece(c, chunk, base_offset, lines, local_rules)).collect();
+        for piece in pieces {
+            let first_record = loaded.masks.len() as u32;
+            loaded.table.append(&piece.table);
+            loaded.masks.extend(piece.masks);
+            loaded.record_lines.extend(piece.record_lines);
+            loaded.entries.extend(piece.entries.into_iter().map(|mut e| {
+                if let Ok(r) = &mut e.record {
+                    *r += first_record;
                 }
-                Line::Invalid(message) => Err(message),
-            };
-            loaded.lines.push((line, range.0, range.1, entry));
+                e
+            }));
+            loaded.reasons.extend(piece.reasons.into_iter().map(|(r, reason)| (r + first_record, reason)));
         }
         base_offset += cut as u64;
         buf.drain(..cut);
     }
+    loaded.table.shrink();
+    timer.phase("read, parse, record-local rules");
+    timer.note(&format!(
+        "kept columns {:.1} MB, {} lines, {} reasons",
+        loaded.table.heap_bytes() as f64 / 1e6,
+        loaded.entries.len(),
+        loaded.reasons.len()
+    ));
     Ok(loaded)
+}
+
+fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize, usize, usize)], local_rules: bool) -> Piece {
+    let mut piece = Piece { table: c.plan.table(), masks: Vec::new(), record_lines: Vec::new(), entries: Vec::new(), reasons: Vec::new() };
+    let mut scratch = reader::Scratch::default();
+    for &(line, start, end, next) in lines {
+        let record = match reader::read_line(&c.plan, &mut scratch, &mut piece.table, &chunk[start..end]) {
+            Ok(failures) => {
+                let row = piece.masks.len() as u32;
+                piece.masks.push(failures.iter().fold(0, |m, f| m | store::field_bit(f.field)));
+                piece.record_lines.push(line);
+                piece.reasons.extend(failures.into_iter().map(|f| {
+                    (
+                        row,
+                        Reason {
+                            rule: ReasonRule::Schema(f.field),
+                            values: Map::new(),
+                            hints: Vec::new(),
+                            detail: Some(f.found.to_string()),
+                        },
+                    )
+                }));
+                Ok(row)
+            }
+            Err(message) => Err(message.into_boxed_str()),
+        };
+        piece.entries.push(LineEntry { line, start: base_offset + start as u64, end: base_offset + next as u64, record });
+    }
+    if local_rules && !c.local_rules.is_empty() {
+        let data = eval::Data { table: &piece.table, masks: &piece.masks, store: None };
+        let rules = &c.program.rules;
+        let mut env = eval::Env::new(c, data, &rules[c.local_rules[0]], 0);
+        for row in 0..piece.masks.len() as u32 {
+            for &i in &c.local_rules {
+                if let Some(reason) = run_rule(c, &mut env, i, row) {
+                    piece.reasons.push((row, reason));
+                }
+            }
+        }
+        // schema reasons first, then rules in skill order
+        piece.reasons.sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
+    }
+    piece
+}
+
+/// Runs rule `i` on `row`; the reason when it fails.
+fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) -> Option<Reason> {
+    let rule = &c.program.rules[i];
+    if env.data.masks[row as usize] & c.rule_masks[i] != 0 {
+        return None; // it reads a field that failed the schema
+    }
+    env.reset(rule, row);
+    if env.run() != Some(false) {
+        return None;
+    }
+    env.reset(rule, row);
+    let why = explain::explain(env, &c.program.db);
+    Some(Reason { rule: ReasonRule::Rule(i), values: why.values, hints: why.hints, detail: None })
+}
+
+fn reason_order(rule: &ReasonRule) -> (u8, usize) {
+    match rule {
+        ReasonRule::Json => (0, 0),
+        ReasonRule::Schema(f) => (1, f.0 as usize),
+        ReasonRule::Rule(i) => (2, *i),
+    }
 }
 
 /// Checks `candidates` (and, with `base`, in the context of a dataset
 /// already accepted: only candidates are reported).
 pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
-    let base_count = base.as_ref().map_or(0, |b| b.records.len());
-    let mut records = base.map(|b| b.records).unwrap_or_default();
-    records.extend(candidates.records);
-    let mut store = Store::new(records);
-    store.index(&c.program.schema, &c.relations, &c.graphs);
-    store.count_values(&c.unique_fields);
+    let mut timer = Timer::new();
+    let base_rows = base.as_ref().map_or(0, |b| b.masks.len());
+    let (table, masks, record_lines) = match base {
+        Some(mut b) => {
+            b.table.append(&candidates.table);
+            b.masks.extend_from_slice(&candidates.masks);
+            b.record_lines.extend_from_slice(&candidates.record_lines);
+            (b.table, b.masks, b.record_lines)
+        }
+        None => (candidates.table, candidates.masks, candidates.record_lines),
+    };
+    let mut store = Store::new(table, masks, record_lines, c.plan.key);
+    store.base = base_rows;
+    store.index(&c.program.schema, &c.relations, &c.graphs, &c.unique_fields);
+    timer.phase("index keys, relations, graphs");
     let rules = &c.program.rules;
+    let data = eval::Data { table: &store.table, masks: &store.masks, store: Some(&store) };
 
-    // Entity rules, per candidate record, in parallel; order is kept.
-    let per_record: Vec<Vec<Reason>> = (base_count..store.records.len())
-        .into_par_iter()
-        .map(|r| {
-            let record = &store.records[r];
-            let mut reasons: Vec<Reason> = record
-                .failures
-                .iter()
-                .map(|f| Reason { rule: ReasonRule::Schema(f.field), values: Map::new(), hints: Vec::new(), detail: Some(f.found.to_string()) })
-                .collect();
-            for (i, rule) in rules.iter().enumerate() {
-                if rule.scope != Scope::Entity || rule.entity != c.entity {
-                    continue;
-                }
-                if record.failures.iter().any(|f| rule.own_fields.contains(&f.field)) {
-                    continue;
-                }
-                let mut env = eval::Env::new(c, &store, rule, r as u32);
-                if env.run() == Some(false) {
-                    let mut env = eval::Env::new(c, &store, rule, r as u32);
-                    let why = explain::explain(&mut env, &c.program.db);
-                    reasons.push(Reason { rule: ReasonRule::Rule(i), values: why.values, hints: why.hints, detail: None });
-                }
-            }
-            reasons
-        })
-        .collect();
+    // Rules that look at other entities, per candidate record, in parallel.
+    let mut reasons: Vec<(u32, Reason)> = if c.store_rules.is_empty() {
+        Vec::new()
+    } else {
+        (base_rows as u32..store.rows() as u32)
+            .into_par_iter()
+            .map_init(
+                || eval::Env::new(c, data, &rules[c.store_rules[0]], 0),
+                |env, row| {
+                    c.store_rules.iter().filter_map(|&i| run_rule(c, env, i, row)).map(|r| (row - base_rows as u32, r)).collect::<Vec<_>>()
+                },
+            )
+            .flatten_iter()
+            .collect()
+    };
+    timer.phase("cross-entity rules");
 
     let dataset: Vec<DatasetFinding> = rules
         .par_iter()
         .enumerate()
         .filter(|(_, rule)| rule.scope == Scope::Dataset)
         .filter_map(|(i, rule)| {
-            let mut env = eval::Env::new(c, &store, rule, 0);
+            let mut env = eval::Env::new(c, data, rule, 0);
             if env.run() != Some(false) {
                 return None;
             }
-            let mut env = eval::Env::new(c, &store, rule, 0);
+            env.reset(rule, 0);
             let why = explain::explain(&mut env, &c.program.db);
             Some(DatasetFinding { rule: i, values: why.values, hints: why.hints })
         })
         .collect();
+    timer.phase("dataset rules");
 
+    reasons.extend(candidates.reasons);
+    reasons.par_sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
+    let mut reasons = reasons.into_iter().peekable();
     let mut summary = Summary::default();
-    let mut per_record = per_record.into_iter();
-    let mut lines = Vec::with_capacity(candidates.lines.len());
-    let summary_fields = &c.program.schema.entity(c.entity).summary;
-    for (line, start, end, entry) in candidates.lines {
+    let mut lines = Vec::with_capacity(candidates.entries.len());
+    let entity = c.program.schema.entity(c.entity);
+    for entry in candidates.entries {
         summary.read += 1;
-        let (key, reasons) = match entry {
-            Err(message) => (None, vec![Reason { rule: ReasonRule::Json, values: Map::new(), hints: Vec::new(), detail: Some(message) }]),
+        let (key, found) = match entry.record {
+            Err(message) => {
+                (None, vec![Reason { rule: ReasonRule::Json, values: Map::new(), hints: Vec::new(), detail: Some(message.into()) }])
+            }
             Ok(r) => {
-                let record = &store.records[r as usize];
-                for &f in summary_fields {
-                    if let store::Slot::String(v) = &record.slots[f.0 as usize] {
-                        let name = c.program.schema.field(c.entity, f).name.clone();
-                        *summary.tallies.entry(name).or_default().entry(v.to_string()).or_default() += 1;
+                let row = r as usize + base_rows;
+                for &f in &entity.summary {
+                    if let eval::Val::Str(v) = eval::cell(&store.table.columns[f.0 as usize], row) {
+                        let name = &entity.fields[f.0 as usize].name;
+                        *summary.tallies.entry(name.clone()).or_default().entry(v.to_string()).or_default() += 1;
                     }
                 }
-                (record.key.as_deref().map(str::to_string), per_record.next().unwrap_or_default())
+                let mut found = Vec::new();
+                while let Some((_, reason)) = reasons.next_if(|(rr, _)| *rr == r) {
+                    found.push(reason);
+                }
+                let key = if found.is_empty() { None } else { store.key_of(row).map(str::to_string) };
+                (key, found)
             }
         };
-        let rejected = reasons.iter().any(|r| match r.rule {
+        let rejected = found.iter().any(|r| match r.rule {
             ReasonRule::Json | ReasonRule::Schema(_) => true,
             ReasonRule::Rule(i) => rules[i].severity == Severity::Reject,
         });
         let verdict = if rejected {
             Verdict::Rejected
-        } else if reasons.is_empty() {
+        } else if found.is_empty() {
             Verdict::Accepted
         } else {
             Verdict::Flagged
@@ -389,15 +551,45 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             Verdict::Flagged => summary.flagged += 1,
             Verdict::Rejected => summary.rejected += 1,
         }
-        for r in &reasons {
+        for r in &found {
             *summary.findings.entry(reason_id(c, &r.rule)).or_default() += 1;
         }
-        lines.push(LineReport { line, start, end, key, verdict, reasons });
+        lines.push(LineReport { line: entry.line, start: entry.start, end: entry.end, key, verdict, reasons: found });
     }
     for d in &dataset {
         *summary.findings.entry(rules[d.rule].id.clone()).or_default() += 1;
     }
+    timer.phase("verdicts");
     Report { lines, dataset, summary }
+}
+
+/// Phase timings on standard error when `SKILLC_TIMINGS` is set: what the
+/// profile in docs/performance.md was read from.
+pub struct Timer {
+    last: Option<std::time::Instant>,
+}
+
+impl Timer {
+    pub fn note(&self, text: &str) {
+        if self.last.is_some() {
+            eprintln!("{:>32}  {text}", "");
+        }
+    }
+    pub fn new() -> Timer {
+        Timer { last: std::env::var_os("SKILLC_TIMINGS").map(|_| std::time::Instant::now()) }
+    }
+    pub fn phase(&mut self, name: &str) {
+        if let Some(last) = self.last {
+            eprintln!("{name:>32}: {:>8.1} ms", last.elapsed().as_secs_f64() * 1e3);
+            self.last = Some(std::time::Instant::now());
+        }
+    }
+}
+
+impl Default for Timer {
+    fn default() -> Self {
+        Timer::new()
+    }
 }
 
 /// The rule id a reason is reported under.

@@ -1,24 +1,34 @@
-//! JSON Lines → records, guided by the schema: each declared field is
-//! type-checked as it is parsed; fields no rule reads are checked but not
-//! kept; unknown fields are skipped without building values.
+//! JSON Lines → columns, guided by the schema: each declared field is
+//! type-checked as it is parsed, fields no rule reads are checked but not
+//! stored, unknown fields are skipped without building values. A line is
+//! parsed into a reusable scratch buffer and committed to the columns only
+//! once it parsed completely, so a malformed line leaves nothing behind.
 
-use super::store::{Record, SchemaFailure, Slot};
+use super::columns::{Column, Table};
 use crate::ir::schema::{Entity, FieldId, FieldType};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use std::collections::HashMap;
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
+
+/// A required field that was missing or null, or any field of the wrong
+/// JSON type: one `schema` reason.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SchemaFailure {
+    pub field: FieldId,
+    /// What the line held instead: "missing", "null", "a string", …
+    pub found: &'static str,
+}
 
 /// What the reader needs to know about the entity's fields.
 pub struct Plan {
-    by_name: HashMap<String, FieldId>,
+    names: hashbrown::HashMap<String, FieldId>,
     fields: Vec<(FieldType, bool /* optional */, bool /* keep */)>,
-    key: Option<FieldId>,
+    pub key: Option<FieldId>,
 }
 
 impl Plan {
     pub fn new(entity: &Entity, kept: &[FieldId]) -> Plan {
         Plan {
-            by_name: entity.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), FieldId(i as u32))).collect(),
+            names: entity.fields.iter().enumerate().map(|(i, f)| (f.name.clone(), FieldId(i as u32))).collect(),
             fields: entity
                 .fields
                 .iter()
@@ -31,237 +41,349 @@ impl Plan {
             key: entity.key,
         }
     }
+
+    /// Empty columns for every field (Skip for those not kept).
+    pub fn table(&self) -> Table {
+        Table { columns: self.fields.iter().map(|(ty, _, keep)| Column::new(ty, *keep)).collect(), rows: 0 }
+    }
 }
 
-/// The outcome of one non-blank line.
-pub enum Line {
-    Record(Record),
-    /// Not a JSON object: the parser's message.
-    Invalid(String),
+/// A parsed value waiting in the scratch buffer.
+#[derive(Clone, Copy, Debug)]
+enum V {
+    Missing,
+    Null,
+    Wrong(&'static str),
+    /// Present and of the right type, not stored.
+    Checked,
+    Number(f64),
+    Bool(bool),
+    /// A range of `Scratch::text`.
+    Str(u32, u32),
+    /// A range of `Scratch::nodes`: the items of a list, or the fields of
+    /// an object in declaration order.
+    List(u32, u32),
+    Object(u32, u32),
 }
 
-/// Parses one line (without its line ending).
-pub fn read_line(plan: &Plan, line_no: u32, bytes: &[u8]) -> Line {
+/// Reused across lines: after the first few lines, parsing allocates
+/// nothing.
+#[derive(Default)]
+pub struct Scratch {
+    top: Vec<V>,
+    nodes: Vec<V>,
+    stack: Vec<V>,
+    text: String,
+}
+
+/// Parses one line (without its line ending) and, when it is a JSON
+/// object, appends it as a row of `table`. Returns the schema failures, or
+/// the parser's message.
+pub fn read_line(plan: &Plan, scratch: &mut Scratch, table: &mut Table, bytes: &[u8]) -> Result<Vec<SchemaFailure>, String> {
+    scratch.top.clear();
+    scratch.top.resize(plan.fields.len(), V::Missing);
+    scratch.nodes.clear();
+    scratch.stack.clear();
+    scratch.text.clear();
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = RecordSeed { plan }.deserialize(&mut de).and_then(|r| de.end().map(|()| r));
-    match parsed {
-        Ok(values) => Line::Record(finish(plan, line_no, values)),
-        Err(e) => Line::Invalid(describe_json_error(&e, bytes)),
+    RecordSeed { plan, scratch: &mut *scratch }.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| describe_json_error(&e, bytes))?;
+    let mut failures = Vec::new();
+    for (i, (ty, optional, _)) in plan.fields.iter().enumerate() {
+        let column = &mut table.columns[i];
+        let field = FieldId(i as u32);
+        match scratch.top[i] {
+            V::Missing | V::Null if *optional => column.push_absent(),
+            V::Missing => {
+                failures.push(SchemaFailure { field, found: "missing" });
+                column.push_absent();
+            }
+            V::Null => {
+                failures.push(SchemaFailure { field, found: "null" });
+                column.push_absent();
+            }
+            V::Wrong(found) => {
+                failures.push(SchemaFailure { field, found });
+                column.push_absent();
+            }
+            v => commit(column, ty, v, scratch),
+        }
+    }
+    table.rows += 1;
+    Ok(failures)
+}
+
+fn commit(column: &mut Column, ty: &FieldType, v: V, s: &Scratch) {
+    match v {
+        V::Checked => {}
+        V::Missing | V::Null | V::Wrong(_) => column.push_absent(),
+        V::Number(n) => column.push_number(n),
+        V::Bool(b) => column.push_bool(b),
+        V::Str(a, b) => column.push_str(&s.text[a as usize..b as usize]),
+        V::List(start, end) => {
+            let (Column::List(list), FieldType::List(item_ty)) = (&mut *column, ty) else { return };
+            for &item in &s.nodes[start as usize..end as usize] {
+                commit(&mut list.items, item_ty, item, s);
+            }
+            column.close_list();
+        }
+        V::Object(start, end) => {
+            let (Column::Object(obj), FieldType::Object(fields)) = (&mut *column, ty) else { return };
+            for ((col, field), &value) in obj.fields.iter_mut().zip(fields).zip(&s.nodes[start as usize..end as usize]) {
+                commit(col, &field.ty, value, s);
+            }
+            column.close_object();
+        }
     }
 }
 
 fn describe_json_error(e: &serde_json::Error, bytes: &[u8]) -> String {
-    if std::str::from_utf8(bytes).is_err() && e.classify() == serde_json::error::Category::Syntax {
-        if let Err(u) = std::str::from_utf8(bytes) {
+    if let Err(u) = std::str::from_utf8(bytes) {
+        if e.classify() == serde_json::error::Category::Syntax {
             return format!("invalid UTF-8 at column {}", u.valid_up_to() + 1);
         }
     }
     e.to_string()
 }
 
-/// Per-field outcome while parsing.
-enum Parsed {
-    Missing,
-    Null,
-    Value(Slot),
-    Wrong(&'static str),
-}
-
-fn finish(plan: &Plan, line: u32, values: Vec<Parsed>) -> Record {
-    let mut failures = Vec::new();
-    let mut slots = Vec::with_capacity(values.len());
-    let mut key = None;
-    for (i, parsed) in values.into_iter().enumerate() {
-        let (_, optional, _) = &plan.fields[i];
-        let field = FieldId(i as u32);
-        let slot = match parsed {
-            Parsed::Value(slot) => slot,
-            Parsed::Missing | Parsed::Null if *optional => Slot::Absent,
-            Parsed::Missing => {
-                failures.push(SchemaFailure { field, found: "missing" });
-                Slot::Absent
-            }
-            Parsed::Null => {
-                failures.push(SchemaFailure { field, found: "null" });
-                Slot::Absent
-            }
-            Parsed::Wrong(found) => {
-                failures.push(SchemaFailure { field, found });
-                Slot::Absent
-            }
-        };
-        if plan.key == Some(field) {
-            if let Slot::String(s) = &slot {
-                key = Some(s.clone());
-            }
-        }
-        slots.push(slot);
-    }
-    Record { line, key, slots: slots.into_boxed_slice(), failures }
-}
-
-struct RecordSeed<'p> {
+struct RecordSeed<'p, 's> {
     plan: &'p Plan,
+    scratch: &'s mut Scratch,
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
-    type Value = Vec<Parsed>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-fn json_kind_error<E: serde::de::Error>(found: &str) -> E {
+fn not_an_object<E: serde::de::Error>(found: &str) -> E {
     E::custom(format!("expected a JSON object, found {found}"))
 }
 
-impl<'de> Visitor<'de> for RecordSeed<'_> {
-    type Value = Vec<Parsed>;
+impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values: Vec<Parsed> = (0..self.plan.fields.len()).map(|_| Parsed::Missing).collect();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match self.plan.by_name.get(key.as_ref()) {
+            match self.plan.names.get(key.as_ref()) {
                 Some(&field) => {
                     let (ty, _, keep) = &self.plan.fields[field.0 as usize];
                     // Duplicate keys: the last one wins.
-                    values[field.0 as usize] = map.next_value_seed(TypedSeed { ty, keep: *keep })?;
+                    let v = map.next_value_seed(TypedSeed { ty, keep: *keep, scratch: &mut *self.scratch })?;
+                    self.scratch.top[field.0 as usize] = v;
                 }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
-        Ok(values)
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(json_kind_error("an array"))
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+        Err(not_an_object("an array"))
     }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(json_kind_error("a string"))
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        Err(not_an_object("a string"))
     }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(json_kind_error("a number"))
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Err(not_an_object("a number"))
     }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(json_kind_error("a number"))
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Err(not_an_object("a number"))
     }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(json_kind_error("a number"))
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Err(not_an_object("a number"))
     }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(json_kind_error("a boolean"))
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Err(not_an_object("a boolean"))
     }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Err(json_kind_error("null"))
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Err(not_an_object("null"))
     }
 }
 
 /// Parses one value against its declared type.
-struct TypedSeed<'p> {
+struct TypedSeed<'p, 's> {
     ty: &'p FieldType,
     keep: bool,
+    scratch: &'s mut Scratch,
 }
 
-impl<'de> DeserializeSeed<'de> for TypedSeed<'_> {
-    type Value = Parsed;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
+impl<'de> DeserializeSeed<'de> for TypedSeed<'_, '_> {
+    type Value = V;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl TypedSeed<'_> {
-    fn number(&self, n: f64) -> Parsed {
+impl TypedSeed<'_, '_> {
+    fn number(&self, n: f64) -> V {
         match self.ty {
-            FieldType::Number => Parsed::Value(if self.keep { Slot::Number(n) } else { Slot::Absent }),
-            FieldType::Integer if n.fract() == 0.0 => Parsed::Value(if self.keep { Slot::Number(n) } else { Slot::Absent }),
-            FieldType::Integer => Parsed::Wrong("a number that is not whole"),
-            _ => Parsed::Wrong("a number"),
+            FieldType::Integer if n.fract() != 0.0 => V::Wrong("a number that is not whole"),
+            FieldType::Number | FieldType::Integer if self.keep => V::Number(n),
+            FieldType::Number | FieldType::Integer => V::Checked,
+            _ => V::Wrong("a number"),
         }
     }
 }
 
-impl<'de> Visitor<'de> for TypedSeed<'_> {
-    type Value = Parsed;
+impl<'de> Visitor<'de> for TypedSeed<'_, '_> {
+    type Value = V;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Parsed, E> {
+    fn visit_bool<E>(self, b: bool) -> Result<V, E> {
         Ok(match self.ty {
-            FieldType::Boolean => Parsed::Value(if self.keep { Slot::Bool(b) } else { Slot::Absent }),
-            _ => Parsed::Wrong("a boolean"),
+            FieldType::Boolean if self.keep => V::Bool(b),
+            FieldType::Boolean => V::Checked,
+            _ => V::Wrong("a boolean"),
         })
     }
-    fn visit_i64<E>(self, n: i64) -> Result<Parsed, E> {
+    fn visit_i64<E>(self, n: i64) -> Result<V, E> {
         Ok(self.number(n as f64))
     }
-    fn visit_u64<E>(self, n: u64) -> Result<Parsed, E> {
+    fn visit_u64<E>(self, n: u64) -> Result<V, E> {
         Ok(self.number(n as f64))
     }
-    fn visit_f64<E>(self, n: f64) -> Result<Parsed, E> {
+    fn visit_f64<E>(self, n: f64) -> Result<V, E> {
         Ok(self.number(n))
     }
-    fn visit_str<E>(self, s: &str) -> Result<Parsed, E> {
+    fn visit_str<E>(self, s: &str) -> Result<V, E> {
         Ok(match self.ty {
-            FieldType::String => Parsed::Value(if self.keep { Slot::String(s.into()) } else { Slot::Absent }),
-            _ => Parsed::Wrong("a string"),
+            FieldType::String if self.keep => {
+                let start = self.scratch.text.len() as u32;
+                self.scratch.text.push_str(s);
+                V::Str(start, self.scratch.text.len() as u32)
+            }
+            FieldType::String => V::Checked,
+            _ => V::Wrong("a string"),
         })
     }
-    fn visit_unit<E>(self) -> Result<Parsed, E> {
-        Ok(Parsed::Null)
+    fn visit_unit<E>(self) -> Result<V, E> {
+        Ok(V::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<V, A::Error> {
         let FieldType::List(elem) = self.ty else {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(Parsed::Wrong("a list"));
+            while seq.next_element::<Skip>()?.is_some() {}
+            return Ok(V::Wrong("a list"));
         };
-        let mut items = Vec::new();
+        let mark = self.scratch.stack.len();
         let mut wrong = None;
         loop {
             if wrong.is_some() {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
+                if seq.next_element::<Skip>()?.is_none() {
                     break;
                 }
                 continue;
             }
-            match seq.next_element_seed(TypedSeed { ty: elem, keep: self.keep })? {
+            match seq.next_element_seed(TypedSeed { ty: elem, keep: self.keep, scratch: &mut *self.scratch })? {
                 None => break,
-                Some(Parsed::Value(slot)) => items.push(slot),
-                Some(Parsed::Null | Parsed::Missing) => wrong = Some("a list with a null element"),
-                Some(Parsed::Wrong(_)) => wrong = Some(element_problem(elem)),
+                Some(V::Null | V::Missing) => wrong = Some("a list with a null element"),
+                Some(V::Wrong(_)) => wrong = Some(element_problem(elem)),
+                Some(v) => self.scratch.stack.push(v),
             }
         }
-        Ok(match wrong {
-            Some(w) => Parsed::Wrong(w),
-            None if self.keep => Parsed::Value(Slot::List(items.into_boxed_slice())),
-            None => Parsed::Value(Slot::Absent),
-        })
+        if let Some(w) = wrong {
+            self.scratch.stack.truncate(mark);
+            return Ok(V::Wrong(w));
+        }
+        if !self.keep {
+            self.scratch.stack.truncate(mark);
+            return Ok(V::Checked);
+        }
+        let Scratch { nodes, stack, .. } = &mut *self.scratch;
+        let start = nodes.len() as u32;
+        nodes.extend(stack.drain(mark..));
+        Ok(V::List(start, nodes.len() as u32))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V, A::Error> {
         let FieldType::Object(fields) = self.ty else {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            return Ok(Parsed::Wrong("an object"));
+            while map.next_entry::<Skip, Skip>()?.is_some() {}
+            return Ok(V::Wrong("an object"));
         };
-        let mut values: Vec<Parsed> = (0..fields.len()).map(|_| Parsed::Missing).collect();
+        let mark = self.scratch.stack.len();
+        self.scratch.stack.resize(mark + fields.len(), V::Missing);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match fields.iter().position(|f| f.name == key.as_ref()) {
-                Some(i) => values[i] = map.next_value_seed(TypedSeed { ty: &fields[i].ty, keep: true })?,
+                Some(i) => {
+                    let v = map.next_value_seed(TypedSeed { ty: &fields[i].ty, keep: self.keep, scratch: &mut *self.scratch })?;
+                    self.scratch.stack[mark + i] = v;
+                }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
-        let mut slots = Vec::with_capacity(fields.len());
-        for (value, field) in values.into_iter().zip(fields.iter()) {
-            match value {
-                Parsed::Value(slot) => slots.push(slot),
-                Parsed::Missing | Parsed::Null if field.optional => slots.push(Slot::Absent),
-                _ => return Ok(Parsed::Wrong("an object with a missing or mistyped field")),
+        let mut ok = true;
+        for (i, field) in fields.iter().enumerate() {
+            match self.scratch.stack[mark + i] {
+                V::Missing | V::Null if field.optional => self.scratch.stack[mark + i] = V::Null,
+                V::Missing | V::Null | V::Wrong(_) => ok = false,
+                _ => {}
             }
         }
-        Ok(Parsed::Value(Slot::Object(slots.into_boxed_slice())))
+        if !ok {
+            self.scratch.stack.truncate(mark);
+            return Ok(V::Wrong("an object with a missing or mistyped field"));
+        }
+        if !self.keep {
+            self.scratch.stack.truncate(mark);
+            return Ok(V::Checked);
+        }
+        let Scratch { nodes, stack, .. } = &mut *self.scratch;
+        let start = nodes.len() as u32;
+        nodes.extend(stack.drain(mark..));
+        Ok(V::Object(start, nodes.len() as u32))
+    }
+}
+
+/// Skips a value no field reads, like `serde::de::IgnoredAny`, but through
+/// `deserialize_any`: `IgnoredAny` only checks a number's syntax, so
+/// `{"extra": 1e400}` was accepted, while reference-rules.md rejects under
+/// `json` a line that holds a number beyond the range of a double anywhere
+/// (it also let invalid UTF-8 and lone surrogates through in such fields).
+/// Tested by corpora/rules/json.jsonl and tests/check_cli.rs.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -275,7 +397,7 @@ fn element_problem(elem: &FieldType) -> &'static str {
 }
 
 /// Splits a buffer into lines: `\n` ends a line, a `\r` before it is
-/// dropped. Returns (start, end-without-ending, end-with-ending).
+/// dropped. Yields (start, end without the ending, start of the next line).
 pub fn lines(buf: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     let mut start = 0;
     std::iter::from_fn(move || {

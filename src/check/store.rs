@@ -1,54 +1,23 @@
-//! The entity store: what the reader kept of each record, the key index,
-//! and the relation and graph indices the cross-entity rules walk.
+//! The entity store: the columns kept for cross-entity and dataset rules,
+//! the key index, relation adjacency and graph results.
 
+use super::columns::{Column, Table};
 use crate::ir::schema::{FieldId, GraphId, RelationId, RelationKind, Schema};
+use hashbrown::HashTable;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
-/// A field value as read from JSON, already checked against its declared
-/// type. Fields no rule reads are type-checked but not kept.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Slot {
-    Absent,
-    Bool(bool),
-    Number(f64),
-    String(Box<str>),
-    List(Box<[Slot]>),
-    /// An object element, its fields in declaration order.
-    Object(Box<[Slot]>),
-}
-
-/// A required field that was missing or null, or any field of the wrong
-/// JSON type: one `schema` reason.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SchemaFailure {
-    pub field: FieldId,
-    /// What the line held instead: "missing", "null", "a string", …
-    pub found: &'static str,
-}
-
-#[derive(Clone, Debug)]
-pub struct Record {
-    /// 1-based line number in the input.
-    pub line: u32,
-    /// The key, when the key field holds a string (whatever else failed).
-    pub key: Option<Box<str>>,
-    pub slots: Box<[Slot]>,
-    pub failures: Vec<SchemaFailure>,
-}
-
-/// Compressed adjacency: for each node, its (neighbour, edge element)
-/// pairs, sorted by neighbour so parallel edges sit together.
+/// Compressed adjacency: for each record, its (neighbour, list item)
+/// pairs, sorted by neighbour so parallel edges sit together. The item is
+/// an index into the relation's list column: the edge's fields.
 #[derive(Clone, Debug, Default)]
 pub struct Adjacency {
     offsets: Vec<u32>,
-    /// (neighbour record, index of the list element that made the edge,
-    /// record that holds that element)
-    edges: Vec<(u32, u32, u32)>,
+    edges: Vec<(u32, u32)>,
 }
 
 impl Adjacency {
-    fn build(n: usize, mut pairs: Vec<(u32, u32, u32, u32)>) -> Adjacency {
-        // (from, to, element, holder)
+    fn build(n: usize, mut pairs: Vec<(u32, u32, u32)>) -> Adjacency {
         pairs.sort_unstable();
         let mut offsets = vec![0u32; n + 1];
         for &(from, ..) in &pairs {
@@ -57,10 +26,10 @@ impl Adjacency {
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        let edges = pairs.into_iter().map(|(_, to, element, holder)| (to, element, holder)).collect();
+        let edges = pairs.into_iter().map(|(_, to, item)| (to, item)).collect();
         Adjacency { offsets, edges }
     }
-    pub fn of(&self, record: u32) -> &[(u32, u32, u32)] {
+    pub fn of(&self, record: u32) -> &[(u32, u32)] {
         let (a, b) = (self.offsets[record as usize], self.offsets[record as usize + 1]);
         &self.edges[a as usize..b as usize]
     }
@@ -69,7 +38,7 @@ impl Adjacency {
 /// One forward relation, indexed both ways.
 #[derive(Clone, Debug, Default)]
 pub struct RelationIndex {
-    /// From the holder of the list to the entities its elements name.
+    /// From the holder of the list to the entities its items name.
     pub forward: Adjacency,
     /// From a named entity back to the holders.
     pub backward: Adjacency,
@@ -80,81 +49,214 @@ pub struct RelationIndex {
 /// What cycle detection and grouping found for one graph.
 #[derive(Clone, Debug, Default)]
 pub struct GraphIndex {
-    /// For each record on a cycle: the cycle through it, in edge order
-    /// (record indices, starting and ending at the record).
-    pub cycle_of: HashMap<u32, (Vec<u32>, u32)>,
+    /// For each record on a cycle: the cycle through it in edge order
+    /// (first = last; shared by the members of a large component) and the
+    /// index of its strongly connected component in `components`.
+    pub cycle_of: HashMap<u32, (std::sync::Arc<[u32]>, u32)>,
+    /// The strongly connected components that hold a cycle, each sorted.
+    pub components: Vec<Vec<u32>>,
     /// The weakly connected components, each a sorted list of records.
     pub groups: Vec<Vec<u32>>,
 }
 
-#[derive(Debug, Default)]
+/// Counts the rows holding each value of one column: for keys and
+/// `unique(field)`.
+#[derive(Default)]
+pub struct ValueIndex {
+    /// (first row with the value, number of rows with it)
+    table: HashTable<(u32, u32)>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+/// A hashable view of a scalar cell.
+#[derive(PartialEq)]
+enum Cell<'a> {
+    Str(&'a str),
+    Number(u64),
+}
+
+fn cell(column: &Column, row: usize) -> Option<Cell<'_>> {
+    match column {
+        Column::Str(s) => s.get(row).map(Cell::Str),
+        Column::Number(v) => v.get(row).filter(|n| !n.is_nan()).map(|n| Cell::Number((n + 0.0).to_bits())),
+        _ => None,
+    }
+}
+
+impl ValueIndex {
+    fn hash(&self, c: &Cell<'_>) -> u64 {
+        match c {
+            Cell::Str(s) => self.hasher.hash_one(s),
+            Cell::Number(n) => self.hasher.hash_one(n),
+        }
+    }
+
+    pub fn build(column: &Column, rows: usize) -> ValueIndex {
+        let mut index = ValueIndex::default();
+        for row in 0..rows {
+            let Some(c) = cell(column, row) else { continue };
+            let h = index.hash(&c);
+            match index.table.find_mut(h, |&(r, _)| cell(column, r as usize).as_ref() == Some(&c)) {
+                Some(entry) => entry.1 += 1,
+                None => {
+                    let hasher = index.hasher.clone();
+                    index.table.insert_unique(h, (row as u32, 1), |&(r, _)| match cell(column, r as usize) {
+                        Some(Cell::Str(s)) => hasher.hash_one(s),
+                        Some(Cell::Number(n)) => hasher.hash_one(n),
+                        None => 0,
+                    });
+                }
+            }
+        }
+        index
+    }
+
+    fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
+        self.table.find(self.hash(&c), |&(r, _)| cell(column, r as usize).as_ref() == Some(&c)).copied()
+    }
+}
+
 pub struct Store {
-    pub records: Vec<Record>,
-    /// Every string key → the records that carry it.
-    pub keys: HashMap<Box<str>, Vec<u32>>,
+    pub table: Table,
+    /// Per record: bit f set when field f failed the schema (fields past
+    /// 63 share bit 63).
+    pub masks: Vec<u64>,
+    pub key: Option<FieldId>,
+    /// Input line of each record (in its own file, for base records).
+    pub lines: Vec<u32>,
+    /// Records before this index come from `--base`.
+    pub base: usize,
+    keys: ValueIndex,
     /// In the graph: passed the schema and has a key nobody else has.
     pub member: Vec<bool>,
+    /// The rows of each key held by more than one row.
+    duplicates: HashMap<String, Vec<u32>>,
     pub relations: HashMap<RelationId, RelationIndex>,
     pub graphs: HashMap<GraphId, GraphIndex>,
-    /// For `unique(field)`: how many records hold each value.
-    pub value_counts: HashMap<FieldId, HashMap<String, u32>>,
+    /// For `unique(field)`.
+    pub values: HashMap<FieldId, ValueIndex>,
+}
+
+pub fn field_bit(f: FieldId) -> u64 {
+    1u64 << f.0.min(63)
 }
 
 impl Store {
-    pub fn new(records: Vec<Record>) -> Store {
-        let mut keys: HashMap<Box<str>, Vec<u32>> = HashMap::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            if let Some(k) = &r.key {
-                keys.entry(k.clone()).or_default().push(i as u32);
+    pub fn new(table: Table, masks: Vec<u64>, lines: Vec<u32>, key: Option<FieldId>) -> Store {
+        let rows = table.rows;
+        let keys = match key {
+            Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
+            None => ValueIndex::default(),
+        };
+        let mut store = Store {
+            table,
+            masks,
+            key,
+            lines,
+            base: 0,
+            keys,
+            member: Vec::new(),
+            duplicates: HashMap::new(),
+            relations: HashMap::new(),
+            graphs: HashMap::new(),
+            values: HashMap::new(),
+        };
+        let counts: Vec<u32> = (0..rows).map(|r| store.key_count_of(r)).collect();
+        store.member = (0..rows).map(|r| store.masks[r] == 0 && counts[r] == 1).collect();
+        for (r, &n) in counts.iter().enumerate() {
+            if n > 1 {
+                let key = store.key_of(r).unwrap_or_default().to_string();
+                store.duplicates.entry(key).or_default().push(r as u32);
             }
         }
-        let member = records
-            .iter()
-            .map(|r| r.failures.is_empty() && r.key.as_ref().is_some_and(|k| keys.get(k).is_some_and(|v| v.len() == 1)))
-            .collect();
-        Store { records, keys, member, ..Store::default() }
+        store
     }
 
-    /// The record in the graph whose key is `key`, if exactly one.
-    pub fn member_by_key(&self, key: &str) -> Option<u32> {
-        match self.keys.get(key).map(Vec::as_slice) {
-            Some([one]) if self.member[*one as usize] => Some(*one),
+    pub fn rows(&self) -> usize {
+        self.table.rows
+    }
+
+    pub fn key_of(&self, row: usize) -> Option<&str> {
+        match &self.table.columns[self.key?.0 as usize] {
+            Column::Str(s) => s.get(row),
             _ => None,
         }
     }
 
+    fn key_count_of(&self, row: usize) -> u32 {
+        match self.key_of(row) {
+            Some(k) => self.key_rows(k).map_or(0, |(_, n)| n),
+            None => 0,
+        }
+    }
+
+    /// (first row, number of rows) with this key.
+    pub fn key_rows(&self, key: &str) -> Option<(u32, u32)> {
+        self.keys.find(&self.table.columns[self.key?.0 as usize], Cell::Str(key))
+    }
+
+    /// Every row with this key (for explanations).
+    pub fn rows_with_key(&self, key: &str) -> Vec<u32> {
+        match self.key_rows(key) {
+            None => vec![],
+            Some((first, 1)) => vec![first],
+            Some(_) => self.duplicates.get(key).cloned().unwrap_or_default(),
+        }
+    }
+
+    pub fn has_key(&self, key: &str) -> bool {
+        self.key_rows(key).is_some()
+    }
+
+    /// The record in the graph whose key is `key`, if any.
+    pub fn member_by_key(&self, key: &str) -> Option<u32> {
+        match self.key_rows(key) {
+            Some((row, 1)) if self.member[row as usize] => Some(row),
+            _ => None,
+        }
+    }
+
+    /// How many rows hold this row's value of `field` (`unique`).
+    pub fn value_count(&self, field: FieldId, row: usize) -> Option<u32> {
+        let column = &self.table.columns[field.0 as usize];
+        let c = cell(column, row)?;
+        let index = if Some(field) == self.key { &self.keys } else { self.values.get(&field)? };
+        index.find(column, c).map(|(_, n)| n)
+    }
+
     /// Builds the indices the program's relations and graphs need.
-    pub fn index(&mut self, schema: &Schema, used_relations: &[RelationId], used_graphs: &[GraphId]) {
-        let n = self.records.len();
+    pub fn index(&mut self, schema: &Schema, used_relations: &[RelationId], used_graphs: &[GraphId], unique: &[FieldId]) {
+        let n = self.rows();
+        for &f in unique {
+            if Some(f) != self.key {
+                self.values.insert(f, ValueIndex::build(&self.table.columns[f.0 as usize], n));
+            }
+        }
         let mut forwards: Vec<RelationId> = used_relations.iter().map(|&r| schema.forward(r).0).collect();
         forwards.extend(used_graphs.iter().map(|&g| schema.graph(g).relation));
         forwards.sort_by_key(|r| r.0);
         forwards.dedup();
         for rel in forwards {
             let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { continue };
-            let mut forward = Vec::new();
-            let mut backward = Vec::new();
-            let mut pairs = Vec::new();
-            for (holder, record) in self.records.iter().enumerate() {
+            let Column::List(list_col) = &self.table.columns[list.0 as usize] else { continue };
+            let Column::Object(items) = list_col.items.as_ref() else { continue };
+            let Column::Str(refs) = &items.fields[reference] else { continue };
+            let (mut forward, mut backward, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
+            for holder in 0..n {
                 if !self.member[holder] {
                     continue;
                 }
-                let Slot::List(items) = &record.slots[list.0 as usize] else { continue };
-                for (element, item) in items.iter().enumerate() {
-                    let Slot::Object(fields) = item else { continue };
-                    let Some(Slot::String(key)) = fields.get(reference) else { continue };
+                let Some(range) = list_col.range(holder) else { continue };
+                for item in range {
+                    let Some(key) = refs.get(item) else { continue };
                     let Some(named) = self.member_by_key(key) else { continue };
                     let holder = holder as u32;
-                    forward.push((holder, named, element as u32, holder));
-                    backward.push((named, holder, element as u32, holder));
+                    forward.push((holder, named, item as u32));
+                    backward.push((named, holder, item as u32));
                     pairs.push((named, holder));
                 }
             }
-            let index = RelationIndex {
-                forward: Adjacency::build(n, forward),
-                backward: Adjacency::build(n, backward),
-                pairs,
-            };
+            let index = RelationIndex { forward: Adjacency::build(n, forward), backward: Adjacency::build(n, backward), pairs };
             self.relations.insert(rel, index);
         }
         for &g in used_graphs {
@@ -162,27 +264,5 @@ impl Store {
             let index = super::graph::analyse(n, &self.member, &self.relations[&rel].pairs);
             self.graphs.insert(g, index);
         }
-    }
-
-    /// Counts values of the fields `unique(…)` reads.
-    pub fn count_values(&mut self, fields: &[FieldId]) {
-        for &f in fields {
-            let mut counts: HashMap<String, u32> = HashMap::new();
-            for r in &self.records {
-                if let Some(key) = value_key(&r.slots[f.0 as usize]) {
-                    *counts.entry(key).or_default() += 1;
-                }
-            }
-            self.value_counts.insert(f, counts);
-        }
-    }
-}
-
-/// A slot as a hashable key for `unique`.
-pub fn value_key(slot: &Slot) -> Option<String> {
-    match slot {
-        Slot::String(s) => Some(format!("s{s}")),
-        Slot::Number(n) => Some(format!("n{n}")),
-        _ => None,
     }
 }

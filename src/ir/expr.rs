@@ -169,18 +169,50 @@ pub enum ExprKind {
     Implies(Box<Expr>, Box<Expr>),
     If(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
     Compare(Box<Expr>, Vec<Link>),
-    InRange { value: Box<Expr>, lo: Box<Expr>, hi: Box<Expr>, lo_closed: bool, hi_closed: bool, negated: bool },
-    InSet { value: Box<Expr>, set: Arc<Vec<Const>>, negated: bool },
-    InList { value: Box<Expr>, list: Box<Expr>, negated: bool },
-    InKeys { value: Box<Expr>, keys: Box<Expr>, negated: bool },
+    InRange {
+        value: Box<Expr>,
+        lo: Box<Expr>,
+        hi: Box<Expr>,
+        lo_closed: bool,
+        hi_closed: bool,
+        negated: bool,
+    },
+    InSet {
+        value: Box<Expr>,
+        set: Arc<Vec<Const>>,
+        negated: bool,
+    },
+    InList {
+        value: Box<Expr>,
+        list: Box<Expr>,
+        negated: bool,
+    },
+    InKeys {
+        value: Box<Expr>,
+        keys: Box<Expr>,
+        negated: bool,
+    },
     Matches(Box<Expr>, Pattern),
-    IsNull { value: Box<Expr>, negated: bool },
+    IsNull {
+        value: Box<Expr>,
+        negated: bool,
+    },
     /// `agg(var in source where filter: body)`
-    Agg { agg: Agg, var: VarId, source: Box<Expr>, filter: Option<Box<Expr>>, body: Option<Box<Expr>> },
+    Agg {
+        agg: Agg,
+        var: VarId,
+        source: Box<Expr>,
+        filter: Option<Box<Expr>>,
+        body: Option<Box<Expr>>,
+    },
     /// `agg(list)`
     AggList(Agg, Box<Expr>),
     /// `[var in source where filter]`
-    Filter { var: VarId, source: Box<Expr>, filter: Box<Expr> },
+    Filter {
+        var: VarId,
+        source: Box<Expr>,
+        filter: Box<Expr>,
+    },
     List(Vec<Expr>),
     Call(Builtin, Vec<Expr>),
     /// Walk a relation from an entity.

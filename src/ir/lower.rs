@@ -48,10 +48,8 @@ pub struct Lowerer<'a> {
     pub var_names: Vec<String>,
 }
 
-const FUNCTIONS: &[&str] = &[
-    "sum", "count", "min", "max", "mean", "any", "all", "share", "abs", "current_year", "len", "unique", "in_cycle",
-    "groups", "keys",
-];
+const FUNCTIONS: &[&str] =
+    &["sum", "count", "min", "max", "mean", "any", "all", "share", "abs", "current_year", "len", "unique", "in_cycle", "groups", "keys"];
 
 fn err(kind: ExprKind, span: Span) -> Expr {
     Expr { kind, ty: Ty::Error, span }
@@ -59,7 +57,17 @@ fn err(kind: ExprKind, span: Span) -> Expr {
 
 impl<'a> Lowerer<'a> {
     pub fn new(schema: &'a Schema, tables: &'a [Table], regexes: &'a mut Vec<(String, Span)>, entity: Option<EntityId>) -> Self {
-        Lowerer { schema, tables, regexes, entity, diags: Vec::new(), reads: Reads::default(), scopes: Vec::new(), var_count: 0, var_names: Vec::new() }
+        Lowerer {
+            schema,
+            tables,
+            regexes,
+            entity,
+            diags: Vec::new(),
+            reads: Reads::default(),
+            scopes: Vec::new(),
+            var_count: 0,
+            var_names: Vec::new(),
+        }
     }
 
     fn error(&mut self, code: Code, span: Span, message: impl Into<String>) {
@@ -80,9 +88,33 @@ impl<'a> Lowerer<'a> {
 
     /// Binds a `let`; returns its slot.
     pub fn bind_let(&mut self, name: &ast::Name, value: &Expr) -> VarId {
+        self.warn_shadowing(name);
         let var = self.fresh(&name.text);
         self.scopes.push(Scope { name: name.text.clone(), var, ty: value.ty.clone(), edge_ok: false });
         var
+    }
+
+    /// A `let` or a bound variable that hides another name makes that
+    /// name unreachable in the rest of the rule: warn.
+    fn warn_shadowing(&mut self, name: &ast::Name) {
+        let n = name.text.as_str();
+        let hidden = if self.scopes.iter().any(|s| s.name == n) {
+            "a binding of the enclosing expression".to_string()
+        } else if let Some(e) = self.entity.filter(|&e| self.schema.field_by_name(e, n).is_some()) {
+            format!("a field of `{}`", self.schema.entity(e).name)
+        } else if let Some(e) = self.entity.filter(|&e| self.schema.relation_by_name(e, n).is_some()) {
+            format!("a relation of `{}`", self.schema.entity(e).name)
+        } else if self.tables.iter().any(|t| t.name == n) {
+            "a table".to_string()
+        } else if self.schema.entities.iter().any(|e| e.collection.as_deref() == Some(n) || e.name == n) {
+            "a collection".to_string()
+        } else {
+            return;
+        };
+        self.diags.push(
+            Diagnostic::warning(Code::NameConflict, name.span, format!("`{n}` hides {hidden} of the same name"))
+                .with_help("give the binding a name of its own"),
+        );
     }
 
     fn expect(&mut self, e: &Expr, ty: Ty, what: &str) {
@@ -126,7 +158,11 @@ impl<'a> Lowerer<'a> {
                     }
                     Ty::Error => err(ExprKind::Null, span),
                     other => {
-                        self.error(Code::TypeMismatch, base.span, format!("only tables can be indexed with `[…]`, not {}", other.describe()));
+                        self.error(
+                            Code::TypeMismatch,
+                            base.span,
+                            format!("only tables can be indexed with `[…]`, not {}", other.describe()),
+                        );
                         err(ExprKind::Null, span)
                     }
                 }
@@ -230,7 +266,11 @@ impl<'a> Lowerer<'a> {
                             }
                             Ty::Error => return err(ExprKind::Null, span),
                             _ => {
-                                self.error(Code::TypeMismatch, pattern.span, "`matches` needs a regular expression: `/…/` or a table of them");
+                                self.error(
+                                    Code::TypeMismatch,
+                                    pattern.span,
+                                    "`matches` needs a regular expression: `/…/` or a table of them",
+                                );
                                 return err(ExprKind::Null, span);
                             }
                         }
@@ -462,10 +502,21 @@ impl<'a> Lowerer<'a> {
                 if let (ExprKind::Number(l), ExprKind::Number(h)) = (&lo.kind, &hi.kind) {
                     let empty = l > h || (l == h && !(*lo_closed && *hi_closed));
                     if empty {
-                        self.diags.push(Diagnostic::warning(Code::NeverHolds, lo.span.to(hi.span), "this range is empty: no value lies in it"));
+                        self.diags.push(Diagnostic::warning(
+                            Code::NeverHolds,
+                            lo.span.to(hi.span),
+                            "this range is empty: no value lies in it",
+                        ));
                     }
                 }
-                mk(ExprKind::InRange { value: Box::new(value), lo: Box::new(lo), hi: Box::new(hi), lo_closed: *lo_closed, hi_closed: *hi_closed, negated })
+                mk(ExprKind::InRange {
+                    value: Box::new(value),
+                    lo: Box::new(lo),
+                    hi: Box::new(hi),
+                    lo_closed: *lo_closed,
+                    hi_closed: *hi_closed,
+                    negated,
+                })
             }
             InTarget::Expr(target) => {
                 let target_expr = self.lower(target);
@@ -482,7 +533,11 @@ impl<'a> Lowerer<'a> {
                     }
                     Ty::List(elem) => {
                         if !value.ty.is_error() && !elem.is_error() && value.ty != *elem {
-                            self.error(Code::TypeMismatch, span, format!("cannot look for {} in a list of {}", value.ty.describe(), elem.describe()));
+                            self.error(
+                                Code::TypeMismatch,
+                                span,
+                                format!("cannot look for {} in a list of {}", value.ty.describe(), elem.describe()),
+                            );
                         }
                         // A literal set of constants becomes a hash lookup.
                         if let ExprKind::List(items) = &target_expr.kind {
@@ -502,7 +557,11 @@ impl<'a> Lowerer<'a> {
                         mk(ExprKind::InList { value: Box::new(value), list: Box::new(target_expr), negated })
                     }
                     other => {
-                        self.error(Code::TypeMismatch, target.span, format!("`in` needs a range, a set, a list or a table, not {}", other.describe()));
+                        self.error(
+                            Code::TypeMismatch,
+                            target.span,
+                            format!("`in` needs a range, a set, a list or a table, not {}", other.describe()),
+                        );
                         err(ExprKind::Null, span)
                     }
                 }
@@ -522,6 +581,7 @@ impl<'a> Lowerer<'a> {
                 Ty::Error
             }
         };
+        self.warn_shadowing(&b.var);
         let var = self.fresh(&b.var.text);
         let (filter_ty, body_ty) = match &elem {
             Ty::Edge(rel) => (elem.clone(), Ty::Entity(self.schema.relation_target(*rel))),
@@ -676,11 +736,9 @@ impl<'a> Lowerer<'a> {
                 }
                 // keys(companies) is an index lookup, not a walk over the dataset.
                 let collection = match &args[0].kind {
-                    ast::ExprKind::Name(n) if !self.scopes.iter().any(|s| &s.name == n) => self
-                        .schema
-                        .entities
-                        .iter()
-                        .position(|e| e.collection.as_deref() == Some(n.as_str()) || &e.name == n),
+                    ast::ExprKind::Name(n) if !self.scopes.iter().any(|s| &s.name == n) => {
+                        self.schema.entities.iter().position(|e| e.collection.as_deref() == Some(n.as_str()) || &e.name == n)
+                    }
                     _ => None,
                 };
                 let x = match collection {

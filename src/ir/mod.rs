@@ -145,7 +145,11 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
         for block in &s.blocks {
             if let BlockKind::Entity { name } = &block.kind {
                 let Some((name, _)) = name else {
-                    diags.push(Diagnostic::error(Code::EntityInvalid, block.span, "an ```entity block needs a name, like ```entity company"));
+                    diags.push(Diagnostic::error(
+                        Code::EntityInvalid,
+                        block.span,
+                        "an ```entity block needs a name, like ```entity company",
+                    ));
                     continue;
                 };
                 match syntax::parse_entity(block) {
@@ -164,7 +168,11 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
         for block in &s.blocks {
             if let BlockKind::Table { name } = &block.kind {
                 let Some((name, name_span)) = name else {
-                    diags.push(Diagnostic::error(Code::TableInvalid, block.span, "a ```table block needs a name, like ```table ticker_pattern"));
+                    diags.push(Diagnostic::error(
+                        Code::TableInvalid,
+                        block.span,
+                        "a ```table block needs a name, like ```table ticker_pattern",
+                    ));
                     continue;
                 };
                 if let Some(first) = tables.iter().find(|t| &t.name == name) {
@@ -186,6 +194,18 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
         }
     }
 
+    // A table named like a field or a collection is hidden by it.
+    for t in &tables {
+        let field_of = schema.entities.iter().find(|e| e.fields.iter().any(|f| f.name == t.name));
+        let collection = schema.entities.iter().any(|e| e.collection.as_deref() == Some(t.name.as_str()) || e.name == t.name);
+        let message = match (field_of, collection) {
+            (Some(e), _) => format!("table `{}` has the name of a field of `{}`; rules about `{}` read the field", t.name, e.name, e.name),
+            (None, true) => format!("table `{}` has the name of a collection, which rules can no longer reach", t.name),
+            (None, false) => continue,
+        };
+        diags.push(Diagnostic::warning(Code::NameConflict, t.span, message).with_help("rename the table"));
+    }
+
     // 3. Rules.
     let mut rules: Vec<Rule> = Vec::new();
     let mut seen: HashMap<String, Span> = HashMap::new();
@@ -196,7 +216,11 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             Some((name, span)) => match schema.entity_by_name(name) {
                 Some(e) => Some(e),
                 None => {
-                    let mut d = Diagnostic::error(Code::AppliesToInvalid, *span, format!("`applies_to` names `{name}`, which no ```entity block declares"));
+                    let mut d = Diagnostic::error(
+                        Code::AppliesToInvalid,
+                        *span,
+                        format!("`applies_to` names `{name}`, which no ```entity block declares"),
+                    );
                     if let Some(h) = crate::diagnostic::did_you_mean(name, schema.entities.iter().map(|e| e.name.as_str())) {
                         d = d.with_help(h);
                     }
@@ -217,7 +241,11 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             }
         };
         if let (Some((_, span)), true) = (&s.frontmatter.applies_to, s.blocks.is_empty()) {
-            diags.push(Diagnostic::warning(Code::NoRules, *span, "this skill has `applies_to` but no ```rule, ```entity or ```table blocks"));
+            diags.push(Diagnostic::warning(
+                Code::NoRules,
+                *span,
+                "this skill has `applies_to` but no ```rule, ```entity or ```table blocks",
+            ));
         }
         for block in rule_blocks {
             let BlockKind::Rule { id } = &block.kind else { continue };
@@ -229,9 +257,16 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
                 continue;
             };
             if !rule_id_ok(&id) {
-                diags.push(Diagnostic::error(Code::RuleIdInvalid, id_span, format!("invalid rule id `{id}`")).with_help("use lower-case letters, digits and hyphens, like `gross-margin-range`"));
+                diags.push(
+                    Diagnostic::error(Code::RuleIdInvalid, id_span, format!("invalid rule id `{id}`"))
+                        .with_help("use lower-case letters, digits and hyphens, like `gross-margin-range`"),
+                );
             } else if id == "json" || id == "schema" {
-                diags.push(Diagnostic::error(Code::RuleIdReserved, id_span, format!("`{id}` is reserved for skillc's built-in input checks")));
+                diags.push(Diagnostic::error(
+                    Code::RuleIdReserved,
+                    id_span,
+                    format!("`{id}` is reserved for skillc's built-in input checks"),
+                ));
             }
             if let Some(first) = seen.get(&id) {
                 diags.push(
@@ -265,8 +300,12 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             let expr = lowerer.lower(&body.expr);
             if !expr.ty.is_error() && expr.ty != Ty::Bool {
                 lowerer.diags.push(
-                    Diagnostic::error(Code::TypeMismatch, expr.span, format!("a rule must be a condition, but this is {}", expr.ty.describe()))
-                        .with_help("compare it with something, like `x > 0`"),
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        expr.span,
+                        format!("a rule must be a condition, but this is {}", expr.ty.describe()),
+                    )
+                    .with_help("compare it with something, like `x > 0`"),
                 );
             }
             let reads = lowerer.reads.clone();
@@ -280,8 +319,11 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             }
             let severity = if block.plausibility { Severity::Flag } else { Severity::Reject };
             let dataset = reads.whole_dataset;
-            if dataset && !reads.own_fields.is_empty() {
-                let mut d = Diagnostic::error(Code::ScopeMix, reads.own_span.unwrap_or(expr.span), format!("rule `{id}` reads a field of one entity and also iterates the whole dataset"));
+            // A field, a relation or `in_cycle` of "the" entity: a dataset
+            // rule has none.
+            if let (true, Some(own)) = (dataset, reads.own_span) {
+                let what = if reads.own_fields.is_empty() { "the relations of one entity" } else { "a field of one entity" };
+                let mut d = Diagnostic::error(Code::ScopeMix, own, format!("rule `{id}` reads {what} and also iterates the whole dataset"));
                 if let Some(s) = reads.whole_dataset_span {
                     d = d.with_secondary(s, "the whole dataset");
                 }
@@ -334,7 +376,11 @@ fn table(
     let mut ty: Option<Ty> = None;
     for entry in entries {
         if out.iter().any(|(k, _)| *k == entry.key.text) {
-            diags.push(Diagnostic::error(Code::TableDuplicate, entry.key.span, format!("key `{}` appears twice in table `{name}`", entry.key.text)));
+            diags.push(Diagnostic::error(
+                Code::TableDuplicate,
+                entry.key.span,
+                format!("key `{}` appears twice in table `{name}`", entry.key.text),
+            ));
             continue;
         }
         let (value, value_ty) = match &entry.value.kind {
@@ -354,7 +400,11 @@ fn table(
         };
         match &ty {
             Some(t) if *t != value_ty => {
-                diags.push(Diagnostic::error(Code::TableInvalid, entry.value.span, format!("table `{name}` holds {}, but this is {}", t.describe(), value_ty.describe())));
+                diags.push(Diagnostic::error(
+                    Code::TableInvalid,
+                    entry.value.span,
+                    format!("table `{name}` holds {}, but this is {}", t.describe(), value_ty.describe()),
+                ));
                 continue;
             }
             _ => ty = Some(value_ty),

@@ -145,9 +145,7 @@ impl Schema {
         let entity = self.relation(forward).entity;
         match &self.field(entity, list).ty {
             FieldType::List(item) => match item.as_ref() {
-                FieldType::Object(fields) => {
-                    fields.iter().enumerate().filter(|(i, _)| *i != reference).collect()
-                }
+                FieldType::Object(fields) => fields.iter().enumerate().filter(|(i, _)| *i != reference).collect(),
                 _ => vec![],
             },
             _ => vec![],
@@ -232,7 +230,11 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                     Some(i) if entity.fields[i].ty == FieldType::String && !entity.fields[i].optional => {
                         entity.key = Some(FieldId(i as u32))
                     }
-                    Some(_) => diags.push(Diagnostic::error(Code::EntityMissingKey, name.span, format!("the key `{}` must be a required string field", name.text))),
+                    Some(_) => diags.push(Diagnostic::error(
+                        Code::EntityMissingKey,
+                        name.span,
+                        format!("the key `{}` must be a required string field", name.text),
+                    )),
                     None => diags.push(unknown_field(name, &entity)),
                 },
                 EntityItem::Collection(name) => entity.collection = Some(name.text.clone()),
@@ -277,11 +279,19 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                     _ => vec![],
                 };
                 if item_fields.is_empty() {
-                    diags.push(Diagnostic::error(Code::EntityInvalid, list.span, format!("`{}` must be a list of objects to define a relation", list.text)));
+                    diags.push(Diagnostic::error(
+                        Code::EntityInvalid,
+                        list.span,
+                        format!("`{}` must be a list of objects to define a relation", list.text),
+                    ));
                     continue;
                 }
                 let Some(reference) = item_fields.iter().position(|f| f.name == field.text) else {
-                    let mut d = Diagnostic::error(Code::UnknownField, field.span, format!("the elements of `{}` have no field `{}`", list.text, field.text));
+                    let mut d = Diagnostic::error(
+                        Code::UnknownField,
+                        field.span,
+                        format!("the elements of `{}` have no field `{}`", list.text, field.text),
+                    );
                     if let Some(h) = did_you_mean(&field.text, item_fields.iter().map(|f| f.name.as_str())) {
                         d = d.with_help(h);
                     }
@@ -289,15 +299,23 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                     continue;
                 };
                 if item_fields[reference].ty != FieldType::String {
-                    diags.push(Diagnostic::error(Code::EntityInvalid, field.span, format!("`{}.{}` must be a string to name an entity by its key", list.text, field.text)));
+                    diags.push(Diagnostic::error(
+                        Code::EntityInvalid,
+                        field.span,
+                        format!("`{}.{}` must be a string to name an entity by its key", list.text, field.text),
+                    ));
                     continue;
                 }
                 let target_entity = schema.entity(target_id);
                 for (_, f) in item_fields.iter().enumerate().filter(|(i, _)| *i != reference) {
                     if let Some(clash) = target_entity.fields.iter().find(|t| t.name == f.name) {
                         diags.push(
-                            Diagnostic::error(Code::EntityInvalid, *span, format!("edge field `{}` has the name of a field of `{}`", f.name, target_entity.name))
-                                .with_secondary(clash.span, "the entity's field"),
+                            Diagnostic::error(
+                                Code::EntityInvalid,
+                                *span,
+                                format!("edge field `{}` has the name of a field of `{}`", f.name, target_entity.name),
+                            )
+                            .with_secondary(clash.span, "the entity's field"),
                         );
                     }
                 }
@@ -326,7 +344,11 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                             entity: target,
                         });
                     }
-                    None => diags.push(Diagnostic::error(Code::EntityInvalid, of.span, format!("`{}` is not a relation declared with a path", of.text))),
+                    None => diags.push(Diagnostic::error(
+                        Code::EntityInvalid,
+                        of.span,
+                        format!("`{}` is not a relation declared with a path", of.text),
+                    )),
                 }
             }
         }
@@ -337,7 +359,9 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                         let (forward, _) = schema.forward(rel);
                         schema.graphs.push(Graph { name: name.text.clone(), span: name.span, relation: forward });
                     }
-                    None => diags.push(Diagnostic::error(Code::EntityInvalid, relation.span, format!("unknown relation `{}`", relation.text))),
+                    None => {
+                        diags.push(Diagnostic::error(Code::EntityInvalid, relation.span, format!("unknown relation `{}`", relation.text)))
+                    }
                 }
             }
         }
@@ -345,7 +369,10 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
     let mut seen: Vec<(&str, Span)> = Vec::new();
     for r in &schema.relations {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == r.name) {
-            diags.push(Diagnostic::error(Code::EntityInvalid, r.span, format!("relation `{}` is declared twice", r.name)).with_secondary(*first, "first declared here"));
+            diags.push(
+                Diagnostic::error(Code::EntityInvalid, r.span, format!("relation `{}` is declared twice", r.name))
+                    .with_secondary(*first, "first declared here"),
+            );
         }
         seen.push((&r.name, r.span));
     }

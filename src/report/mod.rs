@@ -256,13 +256,7 @@ pub fn rules_listing(p: &Program, as_json: bool) -> String {
             out.push_str(&v.to_string());
             out.push('\n');
         } else {
-            out.push_str(&format!(
-                "{:<36} {:<13} {:<7} {:<8} {file}:{line}\n",
-                rule.id,
-                rule.kind.as_str(),
-                rule.severity.as_str(),
-                scope
-            ));
+            out.push_str(&format!("{:<36} {:<13} {:<7} {:<8} {file}:{line}\n", rule.id, rule.kind.as_str(), rule.severity.as_str(), scope));
         }
     }
     out

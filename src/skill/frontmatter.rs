@@ -46,9 +46,10 @@ pub fn check(file: FileId, text: &str, folder: Option<&str>, diags: &mut Vec<Dia
                 Code::FrontmatterMissing => "missing frontmatter: a skill file starts with a `---` line",
                 _ => "unterminated frontmatter: no closing `---` line",
             };
-            diags.push(Diagnostic::error(code, span(range), message).with_help(
-                "start the file with `---`, then `name: …` and `description: …`, then `---`",
-            ));
+            diags.push(
+                Diagnostic::error(code, span(range), message)
+                    .with_help("start the file with `---`, then `name: …` and `description: …`, then `---`"),
+            );
             let body = if code == Code::FrontmatterMissing { 0 } else { text.len() };
             return (Frontmatter::default(), body);
         }
@@ -114,9 +115,7 @@ pub fn check(file: FileId, text: &str, folder: Option<&str>, diags: &mut Vec<Dia
     }
 
     match get("description") {
-        None | Some(Yaml::Null) => {
-            diags.push(Diagnostic::error(Code::DescriptionMissing, whole, "missing `description` in frontmatter"))
-        }
+        None | Some(Yaml::Null) => diags.push(Diagnostic::error(Code::DescriptionMissing, whole, "missing `description` in frontmatter")),
         Some(Yaml::String(d)) if d.trim().is_empty() => {
             diags.push(Diagnostic::error(Code::DescriptionMissing, key_span("description"), "`description` is empty"))
         }
@@ -180,7 +179,9 @@ pub fn check(file: FileId, text: &str, folder: Option<&str>, diags: &mut Vec<Dia
             let s = key_span("applies_to");
             fm.applies_to = Some((entity.clone(), s));
         }
-        Some(_) => diags.push(Diagnostic::error(Code::AppliesToInvalid, key_span("applies_to"), "`applies_to` must be the name of an entity")),
+        Some(_) => {
+            diags.push(Diagnostic::error(Code::AppliesToInvalid, key_span("applies_to"), "`applies_to` must be the name of an entity"))
+        }
     }
     let _ = yaml::is_null;
     (fm, body_start)

@@ -24,6 +24,10 @@ pub struct OffsetMap {
 }
 
 impl OffsetMap {
+    /// Content offsets are file offsets (a block that is the whole text).
+    pub fn identity() -> OffsetMap {
+        OffsetMap { pieces: vec![(0, 0)] }
+    }
     pub fn to_file(&self, offset: usize) -> usize {
         let i = self.pieces.partition_point(|&(c, _)| c <= offset);
         match i.checked_sub(1).map(|i| self.pieces[i]) {
@@ -125,14 +129,17 @@ pub fn extract(file: FileId, text: &str, base: usize) -> Vec<Block> {
                 code = Some((info, range, String::new(), OffsetMap::default()));
             }
             Event::End(TagEnd::CodeBlock) => {
-                if let Some((info, range, content, map)) = code.take() {
+                if let Some((info, range, content, mut map)) = code.take() {
+                    if map.pieces.is_empty() {
+                        // An empty block: its content starts after the fence line.
+                        let start = text[range.clone()].find('\n').map_or(range.end, |i| range.start + i + 1);
+                        map.pieces.push((0, start));
+                    }
                     let kind = classify(file, text, &info, range.clone());
                     if let Some(kind) = kind {
                         let item_prose = items.last().map(|i| tidy(&i.prose)).filter(|p| !p.is_empty());
                         let message = item_prose.or_else(|| previous_paragraph.clone()).unwrap_or_default();
-                        let plausibility = headings
-                            .iter()
-                            .any(|(_, h)| h.to_ascii_lowercase().starts_with("plausibility"));
+                        let plausibility = headings.iter().any(|(_, h)| h.to_ascii_lowercase().starts_with("plausibility"));
                         blocks.push(Block {
                             kind,
                             span: Span::new(file, range.start, range.end),

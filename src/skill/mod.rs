@@ -53,9 +53,9 @@ pub fn discover(paths: &[PathBuf], db: &mut SourceDb, diags: &mut Vec<Diagnostic
                 let id = db.add(path, path.display().to_string(), String::new());
                 diags.push(Diagnostic::warning(Code::Io, Span::new(id, 0, 0), format!("no SKILL.md below `{}`", path.display())));
             }
-            files.extend(found.into_iter().map(|p| load(&p, db, diags)));
+            files.extend(found.into_iter().filter_map(|p| load(&p, db, diags)));
         } else {
-            files.push(load(path, db, diags));
+            files.extend(load(path, db, diags));
         }
     }
     files
@@ -80,11 +80,13 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-fn load(path: &Path, db: &mut SourceDb, diags: &mut Vec<Diagnostic>) -> FileId {
+/// Loads one file. A file that cannot be read gets its `io-error` and no
+/// further checks (an empty text would also fail every frontmatter check).
+fn load(path: &Path, db: &mut SourceDb, diags: &mut Vec<Diagnostic>) -> Option<FileId> {
     let name = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => db.add(path, name, text),
+            Ok(text) => Some(db.add(path, name, text)),
             Err(e) => {
                 let valid = e.utf8_error().valid_up_to();
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
@@ -94,14 +96,14 @@ fn load(path: &Path, db: &mut SourceDb, diags: &mut Vec<Diagnostic>) -> FileId {
                     Span::new(id, valid, valid + 1),
                     format!("`{}` is not valid UTF-8 (first bad byte at offset {valid})", path.display()),
                 ));
-                id
+                Some(id)
             }
         },
         Err(e) => {
             let id = db.add(path, name, String::new());
             let why = if path.is_dir() { "is a directory".to_string() } else { e.to_string().to_lowercase() };
             diags.push(Diagnostic::error(Code::Io, Span::new(id, 0, 0), format!("cannot read `{}`: {why}", path.display())));
-            id
+            None
         }
     }
 }

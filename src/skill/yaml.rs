@@ -13,10 +13,7 @@ pub struct YamlError {
 }
 
 pub fn parse(text: &str) -> Result<Yaml, YamlError> {
-    serde_yaml::from_str::<Yaml>(text).map_err(|e| YamlError {
-        offset: e.location().map(|l| l.index()),
-        message: e.to_string(),
-    })
+    serde_yaml::from_str::<Yaml>(text).map_err(|e| YamlError { offset: e.location().map(|l| l.index()), message: e.to_string() })
 }
 
 /// The string keys of a mapping, in document order.

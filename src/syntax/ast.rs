@@ -85,7 +85,10 @@ pub struct Binder {
 #[derive(Clone, Debug)]
 pub enum ExprKind {
     /// `percent` remembers `1%` (relative tolerances) as written.
-    Number { value: f64, percent: bool },
+    Number {
+        value: f64,
+        percent: bool,
+    },
     Str(String),
     Regex(String),
     Bool(bool),
@@ -93,7 +96,11 @@ pub enum ExprKind {
     Name(String),
     Field(Box<Expr>, Name),
     Index(Box<Expr>, Box<Expr>),
-    Call { name: Name, args: Vec<Expr>, binder: Option<Box<Binder>> },
+    Call {
+        name: Name,
+        args: Vec<Expr>,
+        binder: Option<Box<Binder>>,
+    },
     Set(Vec<Expr>),
     List(Vec<Expr>),
     /// `[x in xs where condition]`
@@ -103,11 +110,25 @@ pub enum ExprKind {
     /// `a ?? b`
     Coalesce(Box<Expr>, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Option<Box<Expr>> },
-    Compare { first: Box<Expr>, rest: Vec<Comparison> },
-    In { value: Box<Expr>, negated: bool, target: InTarget },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Compare {
+        first: Box<Expr>,
+        rest: Vec<Comparison>,
+    },
+    In {
+        value: Box<Expr>,
+        negated: bool,
+        target: InTarget,
+    },
     Matches(Box<Expr>, Box<Expr>),
-    IsNull { value: Box<Expr>, negated: bool },
+    IsNull {
+        value: Box<Expr>,
+        negated: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -171,10 +192,11 @@ pub struct TableEntry {
 impl std::fmt::Display for Expr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            ExprKind::Number { value, percent: true } => write!(f, "{}%", value * 100.0),
+            ExprKind::Number { value, percent: true } => write!(f, "{}%", percent_text(*value)),
             ExprKind::Number { value, percent: false } => write!(f, "{value:?}"),
             ExprKind::Str(s) => write!(f, "{}", serde_json::to_string(s).unwrap_or_default()),
-            ExprKind::Regex(r) => write!(f, "/{r}/"),
+            // `/` ends a regex literal: print it escaped, as it was written.
+            ExprKind::Regex(r) => write!(f, "/{}/", r.replace('/', "\\/")),
             ExprKind::Bool(b) => write!(f, "{b}"),
             ExprKind::Null => write!(f, "null"),
             ExprKind::Name(n) => write!(f, "{n}"),
@@ -241,12 +263,9 @@ impl std::fmt::Display for Expr {
             ExprKind::In { value, negated, target } => {
                 write!(f, "({value} {}in ", if *negated { "not " } else { "" })?;
                 match target {
-                    InTarget::Range { lo, hi, lo_closed, hi_closed } => write!(
-                        f,
-                        "{}{lo}, {hi}{}",
-                        if *lo_closed { "[" } else { "(" },
-                        if *hi_closed { "]" } else { ")" }
-                    )?,
+                    InTarget::Range { lo, hi, lo_closed, hi_closed } => {
+                        write!(f, "{}{lo}, {hi}{}", if *lo_closed { "[" } else { "(" }, if *hi_closed { "]" } else { ")" })?
+                    }
                     InTarget::Expr(e) => write!(f, "{e}")?,
                 }
                 write!(f, ")")
@@ -257,6 +276,17 @@ impl std::fmt::Display for Expr {
             }
         }
     }
+}
+
+/// The shortest decimal `d` such that `d%` reads back as `value` (the
+/// parser reads `d%` as the double nearest `de-2`; 0.07 × 100 would print
+/// as 7.000000000000001).
+fn percent_text(value: f64) -> String {
+    let scaled = value * 100.0;
+    (0..=17)
+        .map(|precision| format!("{scaled:.precision$}"))
+        .find(|text| format!("{text}e-2").parse::<f64>() == Ok(value))
+        .unwrap_or_else(|| scaled.to_string())
 }
 
 impl std::fmt::Display for Binder {
@@ -275,7 +305,9 @@ impl std::fmt::Display for Binder {
 impl std::fmt::Display for RuleBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for l in &self.lets {
-            writeln!(f, "let {} = {}", l.name.text, l.value)?;
+            // Parenthesised, so a condition that starts with `(` cannot be
+            // read as a call of the value's last name.
+            writeln!(f, "let {} = ({})", l.name.text, l.value)?;
         }
         write!(f, "{}", self.expr)
     }

@@ -82,9 +82,14 @@ fn syntax_error(ctx: &Ctx<'_>, e: pest::error::Error<Rule>) -> Box<Diagnostic> {
         pest::error::InputLocation::Span((s, e)) => (s, e),
     };
     let text = &ctx.block.content;
+    // At the end of the block, point just after its last token (not at the
+    // closing fence, lines below).
+    let last = text.trim_end().len();
+    let (start, end, at_end) = if start >= last { (last, last, true) } else { (start, end, false) };
     // Point at the offending character (or the end of the block).
-    let end = if end > start { end } else { text[start..].chars().next().map_or(start, |c| start + c.len_utf8()) };
+    let end = if end > start || at_end { end } else { text[start..].chars().next().map_or(start, |c| start + c.len_utf8()) };
     let found = match text[start..].chars().next() {
+        _ if at_end => "the end of the block".to_string(),
         None => "the end of the block".to_string(),
         Some(c) if c.is_whitespace() => "the end of the line".to_string(),
         Some(_) => {
@@ -116,8 +121,22 @@ pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
     let mut operator = false;
     for rule in rules {
         let word = match rule {
-            Rule::expr | Rule::conditional | Rule::implication | Rule::disjunction | Rule::conjunction
-            | Rule::negation | Rule::predicate | Rule::sum | Rule::product | Rule::unary | Rule::coalesce | Rule::postfix => "an expression",
+            // Nothing parsed at all: the whole body was expected.
+            Rule::rule_body => "an expression",
+            Rule::entity_body => "a declaration (`key`, `collection`, `relation`, `graph` or a field)",
+            Rule::table_body => "an entry like `\"NYSE\": /[A-Z]{1,4}/`",
+            Rule::expr
+            | Rule::conditional
+            | Rule::implication
+            | Rule::disjunction
+            | Rule::conjunction
+            | Rule::negation
+            | Rule::predicate
+            | Rule::sum
+            | Rule::product
+            | Rule::unary
+            | Rule::coalesce
+            | Rule::postfix => "an expression",
             Rule::number => "a number",
             Rule::string => "a string",
             Rule::regex => "a regular expression",
@@ -131,9 +150,22 @@ pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
             Rule::range_close => "`]` or `)`",
             Rule::EOI => "the end of the rule",
             Rule::let_binding => "`let`",
-            Rule::cmp_op | Rule::comparison_chain | Rule::add_op | Rule::mul_op | Rule::and_op | Rule::or_op
-            | Rule::implies_op | Rule::in_op | Rule::membership | Rule::match_op | Rule::match_test
-            | Rule::null_test | Rule::tolerance | Rule::pm_op | Rule::field_access | Rule::index => {
+            Rule::cmp_op
+            | Rule::comparison_chain
+            | Rule::add_op
+            | Rule::mul_op
+            | Rule::and_op
+            | Rule::or_op
+            | Rule::implies_op
+            | Rule::in_op
+            | Rule::membership
+            | Rule::match_op
+            | Rule::match_test
+            | Rule::null_test
+            | Rule::tolerance
+            | Rule::pm_op
+            | Rule::field_access
+            | Rule::index => {
                 operator = true;
                 continue;
             }
@@ -196,7 +228,7 @@ pub fn parse_expr_text(text: &str) -> std::result::Result<RuleBody, Box<Diagnost
         kind: crate::skill::BlockKind::Rule { id: None },
         span: crate::source::Span::new(crate::source::FileId(0), 0, text.len()),
         content: text.to_string(),
-        map: Default::default(),
+        map: crate::skill::markdown::OffsetMap::identity(),
         file: crate::source::FileId(0),
         message: String::new(),
         plausibility: false,
@@ -208,6 +240,37 @@ fn depth(e: &Expr) -> usize {
     // Shallow estimate: children were checked when built.
     let _ = e;
     0
+}
+
+/// Steps, without recursing, through the grammar levels that hold one
+/// operand and no operator (`x` is an `expr`, an `implication`, a
+/// `disjunction`, … down to a `postfix`): they add nothing to the tree, and
+/// recursing through each would cost a dozen stack frames per bracket.
+fn skip_single(mut pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
+    loop {
+        match pair.as_rule() {
+            Rule::expr
+            | Rule::implication
+            | Rule::disjunction
+            | Rule::conjunction
+            | Rule::negation
+            | Rule::predicate
+            | Rule::sum
+            | Rule::product
+            | Rule::unary
+            | Rule::coalesce
+            | Rule::postfix => {
+                let mut inner = pair.clone().into_inner();
+                match (inner.next(), inner.next()) {
+                    // A parenthesised expression keeps its `postfix`, which
+                    // widens its span over the parentheses.
+                    (Some(only), None) if !(pair.as_rule() == Rule::postfix && only.as_rule() == Rule::expr) => pair = only,
+                    _ => return pair,
+                }
+            }
+            _ => return pair,
+        }
+    }
 }
 
 struct Builder<'a, 'b> {
@@ -225,7 +288,11 @@ impl Builder<'_, '_> {
         self.depth += 1;
         if self.depth > MAX_TREE_DEPTH {
             let s = pair.as_span();
-            return Err(self.ctx.error(s.start()..s.end(), Code::TooDeep, format!("the expression nests deeper than {MAX_TREE_DEPTH} levels")));
+            return Err(self.ctx.error(
+                s.start()..s.end(),
+                Code::TooDeep,
+                format!("the expression nests deeper than {MAX_TREE_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -235,24 +302,38 @@ impl Builder<'_, '_> {
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let pair = skip_single(pair);
         self.enter(&pair)?;
         let result = self.expr_inner(pair);
         self.depth -= 1;
         result
     }
 
+    /// Builds `pair` `extra` levels further down the tree: in a chain
+    /// (`a + b + c`, `a ?? b ?? c`, `x.f.g`, `not not a`) the first operand
+    /// sits below one node per operator. Counting them keeps the depth limit
+    /// true of the tree that later stages walk recursively.
+    fn expr_below(&mut self, pair: Pair<'_, Rule>, extra: usize) -> Result<Expr> {
+        self.depth += extra;
+        let result = self.expr(pair);
+        self.depth -= extra;
+        result
+    }
+
     /// Folds `a op b op c` left to right.
     fn fold(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
         let span = self.ctx.span(&pair);
-        let mut inner = pair.into_inner();
-        let mut acc = self.expr(inner.next().expect("operand"))?;
-        let mut count = 0;
+        let children: Vec<_> = pair.into_inner().collect();
+        let n = children.len() / 2;
+        if n > MAX_TREE_DEPTH {
+            return Err(Box::new(Diagnostic::error(Code::TooDeep, span, format!("more than {MAX_TREE_DEPTH} operators in a row"))));
+        }
+        let mut inner = children.into_iter();
+        let mut acc = self.expr_below(inner.next().expect("operand"), n.saturating_sub(1))?;
+        let mut k = 0;
         while let Some(op) = inner.next() {
-            let rhs = self.expr(inner.next().expect("operand"))?;
-            count += 1;
-            if count > MAX_TREE_DEPTH {
-                return Err(Box::new(Diagnostic::error(Code::TooDeep, span, format!("more than {MAX_TREE_DEPTH} operators in a row"))));
-            }
+            k += 1;
+            let rhs = self.expr_below(inner.next().expect("operand"), n - k)?;
             let op = match op.as_rule() {
                 Rule::add_op if op.as_str() == "+" => BinOp::Add,
                 Rule::add_op => BinOp::Sub,
@@ -268,91 +349,116 @@ impl Builder<'_, '_> {
         Ok(acc)
     }
 
+    /// A thin dispatcher, one small method per construct: the recursion
+    /// passes through here, so its stack frame must stay small (a debug
+    /// build gives the locals of every arm of a big `match` their own slot).
     fn expr_inner(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
-        let rule = pair.as_rule();
-        match rule {
+        match pair.as_rule() {
             Rule::expr => {
                 let inner = pair.into_inner().next().expect("expr child");
                 self.expr(inner)
             }
-            Rule::conditional => {
-                let p = pair.clone();
-                let mut parts = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_if | Rule::kw_then | Rule::kw_else));
-                let cond = self.expr(parts.next().expect("cond"))?;
-                let then = self.expr(parts.next().expect("then"))?;
-                let otherwise = parts.next().map(|e| self.expr(e)).transpose()?;
-                Ok(self.mk(ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: otherwise.map(Box::new) }, &p))
-            }
-            Rule::implication => {
-                let p = pair.clone();
-                let mut inner = pair.into_inner();
-                let lhs = self.expr(inner.next().expect("lhs"))?;
-                match (inner.next(), inner.next()) {
-                    (Some(_op), Some(rhs)) => {
-                        let rhs = self.expr(rhs)?;
-                        Ok(self.mk(ExprKind::Binary(BinOp::Implies, Box::new(lhs), Box::new(rhs)), &p))
-                    }
-                    _ => Ok(lhs),
-                }
-            }
+            Rule::conditional => self.conditional(pair),
+            Rule::implication => self.implication(pair),
             Rule::disjunction | Rule::conjunction | Rule::sum | Rule::product => self.fold(pair),
-            Rule::negation => {
-                let p = pair.clone();
-                let mut inner: Vec<_> = pair.into_inner().collect();
-                let operand = inner.pop().expect("predicate");
-                let mut e = self.expr(operand)?;
-                for _ in inner.iter().filter(|p| p.as_rule() == Rule::not_op) {
-                    e = self.mk(ExprKind::Not(Box::new(e)), &p);
-                }
-                Ok(e)
-            }
-            Rule::unary => {
-                let p = pair.clone();
-                let mut inner: Vec<_> = pair.into_inner().collect();
-                let operand = inner.pop().expect("postfix");
-                let mut e = self.expr(operand)?;
-                for _ in &inner {
-                    e = self.mk(ExprKind::Neg(Box::new(e)), &p);
-                }
-                Ok(e)
-            }
+            Rule::negation => self.negation(pair),
+            Rule::unary => self.unary(pair),
             Rule::predicate => self.predicate(pair),
-            Rule::coalesce => {
-                let mut inner = pair.into_inner();
-                let mut acc = self.expr(inner.next().expect("operand"))?;
-                for rhs in inner {
-                    let rhs = self.expr(rhs)?;
-                    let span = acc.span.to(rhs.span);
-                    acc = Expr { kind: ExprKind::Coalesce(Box::new(acc), Box::new(rhs)), span };
-                }
-                Ok(acc)
-            }
-            Rule::postfix => {
-                let whole = self.ctx.span(&pair);
-                let mut inner = pair.into_inner();
-                let mut e = self.expr(inner.next().expect("primary"))?;
-                // A parenthesised expression spans its parentheses.
-                e.span = e.span.to(whole);
-                if inner.peek().is_some() {
-                    e.span = whole;
-                }
-                for op in inner {
-                    let span = e.span.to(self.ctx.span(&op));
-                    e = match op.as_rule() {
-                        Rule::field_access => {
-                            let name = self.ctx.name(op.into_inner().next().expect("field name"));
-                            Expr { kind: ExprKind::Field(Box::new(e), name), span }
-                        }
-                        Rule::index => {
-                            let key = self.expr(op.into_inner().next().expect("index"))?;
-                            Expr { kind: ExprKind::Index(Box::new(e), Box::new(key)), span }
-                        }
-                        other => unreachable!("postfix {other:?}"),
-                    };
-                }
-                Ok(e)
-            }
+            Rule::coalesce => self.coalesce(pair),
+            Rule::postfix => self.postfix(pair),
             Rule::number => self.number(pair),
+            Rule::call => self.call(pair),
+            Rule::set | Rule::list => self.collection(pair),
+            _ => self.literal(pair),
+        }
+    }
+
+    fn conditional(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut parts = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_if | Rule::kw_then | Rule::kw_else));
+        let cond = self.expr(parts.next().expect("cond"))?;
+        let then = self.expr(parts.next().expect("then"))?;
+        let otherwise = parts.next().map(|e| self.expr(e)).transpose()?;
+        Ok(self.mk(ExprKind::If { cond: Box::new(cond), then: Box::new(then), otherwise: otherwise.map(Box::new) }, &p))
+    }
+
+    fn implication(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut inner = pair.into_inner();
+        let lhs = self.expr(inner.next().expect("lhs"))?;
+        match (inner.next(), inner.next()) {
+            (Some(_op), Some(rhs)) => {
+                let rhs = self.expr(rhs)?;
+                Ok(self.mk(ExprKind::Binary(BinOp::Implies, Box::new(lhs), Box::new(rhs)), &p))
+            }
+            _ => Ok(lhs),
+        }
+    }
+
+    fn negation(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut inner: Vec<_> = pair.into_inner().collect();
+        let operand = inner.pop().expect("predicate");
+        let mut e = self.expr_below(operand, inner.len().saturating_sub(1))?;
+        for _ in inner.iter().filter(|p| p.as_rule() == Rule::not_op) {
+            e = self.mk(ExprKind::Not(Box::new(e)), &p);
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut inner: Vec<_> = pair.into_inner().collect();
+        let operand = inner.pop().expect("postfix");
+        let mut e = self.expr_below(operand, inner.len().saturating_sub(1))?;
+        for _ in &inner {
+            e = self.mk(ExprKind::Neg(Box::new(e)), &p);
+        }
+        Ok(e)
+    }
+
+    fn coalesce(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let children: Vec<_> = pair.into_inner().collect();
+        let n = children.len() - 1;
+        let mut inner = children.into_iter();
+        let mut acc = self.expr_below(inner.next().expect("operand"), n.saturating_sub(1))?;
+        for (k, rhs) in inner.enumerate() {
+            let rhs = self.expr_below(rhs, n - (k + 1))?;
+            let span = acc.span.to(rhs.span);
+            acc = Expr { kind: ExprKind::Coalesce(Box::new(acc), Box::new(rhs)), span };
+        }
+        Ok(acc)
+    }
+
+    fn postfix(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let whole = self.ctx.span(&pair);
+        let m = pair.clone().into_inner().count() - 1;
+        let mut inner = pair.into_inner().peekable();
+        let mut e = self.expr_below(inner.next().expect("primary"), m.saturating_sub(1))?;
+        // A parenthesised expression spans its parentheses.
+        e.span = e.span.to(whole);
+        if inner.peek().is_some() {
+            e.span = whole;
+        }
+        for (k, op) in inner.enumerate() {
+            let span = e.span.to(self.ctx.span(&op));
+            e = match op.as_rule() {
+                Rule::field_access => {
+                    let name = self.ctx.name(op.into_inner().next().expect("field name"));
+                    Expr { kind: ExprKind::Field(Box::new(e), name), span }
+                }
+                Rule::index => {
+                    let key = self.expr_below(op.into_inner().next().expect("index"), m - (k + 1))?;
+                    Expr { kind: ExprKind::Index(Box::new(e), Box::new(key)), span }
+                }
+                other => unreachable!("postfix {other:?}"),
+            };
+        }
+        Ok(e)
+    }
+
+    fn literal(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        match pair.as_rule() {
             Rule::string => {
                 let raw = pair.clone().into_inner().next().map_or("", |p| p.as_str());
                 let value: String = serde_json::from_str(&format!("\"{raw}\"")).map_err(|_| {
@@ -371,40 +477,44 @@ impl Builder<'_, '_> {
             }
             Rule::null => Ok(self.mk(ExprKind::Null, &pair)),
             Rule::ident => Ok(self.mk(ExprKind::Name(pair.as_str().to_string()), &pair)),
-            Rule::call => {
-                let p = pair.clone();
-                let mut inner = pair.into_inner();
-                let name = self.ctx.name(inner.next().expect("call name"));
-                let mut args = Vec::new();
-                let mut binder = None;
-                if let Some(rest) = inner.next() {
-                    match rest.as_rule() {
-                        Rule::args => {
-                            for a in rest.into_inner() {
-                                args.push(self.expr(a)?);
-                            }
-                        }
-                        Rule::binder => binder = Some(Box::new(self.binder(rest)?)),
-                        other => unreachable!("call {other:?}"),
-                    }
-                }
-                Ok(self.mk(ExprKind::Call { name, args, binder }, &p))
-            }
-            Rule::set | Rule::list => {
-                let p = pair.clone();
-                let mut items = Vec::new();
-                for item in pair.into_inner() {
-                    if item.as_rule() == Rule::list_filter {
-                        let b = self.binder(item)?;
-                        return Ok(self.mk(ExprKind::Filter(Box::new(b)), &p));
-                    }
-                    items.push(self.expr(item)?);
-                }
-                let kind = if rule == Rule::set { ExprKind::Set(items) } else { ExprKind::List(items) };
-                Ok(self.mk(kind, &p))
-            }
             other => unreachable!("unexpected rule {other:?}"),
         }
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let mut inner = pair.into_inner();
+        let name = self.ctx.name(inner.next().expect("call name"));
+        let mut args = Vec::new();
+        let mut binder = None;
+        if let Some(rest) = inner.next() {
+            match rest.as_rule() {
+                Rule::args => {
+                    for a in rest.into_inner() {
+                        args.push(self.expr(a)?);
+                    }
+                }
+                Rule::binder => binder = Some(Box::new(self.binder(rest)?)),
+                other => unreachable!("call {other:?}"),
+            }
+        }
+        Ok(self.mk(ExprKind::Call { name, args, binder }, &p))
+    }
+
+    /// `{…}` and `[…]`, including the filter `[x in xs where c]`.
+    fn collection(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
+        let p = pair.clone();
+        let rule = pair.as_rule();
+        let mut items = Vec::new();
+        for item in pair.into_inner() {
+            if item.as_rule() == Rule::list_filter {
+                let b = self.binder(item)?;
+                return Ok(self.mk(ExprKind::Filter(Box::new(b)), &p));
+            }
+            items.push(self.expr(item)?);
+        }
+        let kind = if rule == Rule::set { ExprKind::Set(items) } else { ExprKind::List(items) };
+        Ok(self.mk(kind, &p))
     }
 
     fn binder(&mut self, pair: Pair<'_, Rule>) -> Result<Binder> {
@@ -430,24 +540,33 @@ impl Builder<'_, '_> {
 
     fn number(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
         let text = pair.as_str();
-        let (mut digits, mut factor, mut percent) = (text.replace('_', ""), 1.0, false);
-        if let Some(last) = digits.chars().last() {
-            match last {
-                'k' => factor = 1e3,
-                'M' => factor = 1e6,
-                'B' => factor = 1e9,
-                'T' => factor = 1e12,
-                '%' => {
-                    factor = 0.01;
-                    percent = true;
-                }
-                _ => {}
-            }
-            if factor != 1.0 {
-                digits.pop();
-            }
+        // A suffix scales by a power of ten: the value is parsed once with
+        // the decimal exponent shifted, so it is the double nearest the
+        // decimal written. (Multiplying, `95%` was 95 × 0.01 =
+        // 0.9500000000000001, which made `share >= 95%` fail at exactly 95%,
+        // and `1.1M` was 1100000.0000000002.)
+        let mut digits = text.replace('_', "");
+        let shift: i64 = match digits.chars().last() {
+            Some('k') => 3,
+            Some('M') => 6,
+            Some('B') => 9,
+            Some('T') => 12,
+            Some('%') => -2,
+            _ => 0,
+        };
+        let percent = digits.ends_with('%');
+        if shift != 0 {
+            digits.pop();
         }
-        let value = digits.parse::<f64>().map(|v| v * factor).unwrap_or(f64::INFINITY);
+        let (mantissa, exponent) = match digits.find(['e', 'E']) {
+            Some(i) => {
+                let e = &digits[i + 1..];
+                let overflow = if e.starts_with('-') { i64::MIN / 2 } else { i64::MAX / 2 };
+                (&digits[..i], e.parse::<i64>().unwrap_or(overflow))
+            }
+            None => (digits.as_str(), 0),
+        };
+        let value = format!("{mantissa}e{}", exponent.saturating_add(shift)).parse::<f64>().unwrap_or(f64::INFINITY);
         if !value.is_finite() {
             let s = pair.as_span();
             return Err(self.ctx.error(s.start()..s.end(), Code::InvalidNumber, format!("`{text}` is too large for a number")));
@@ -492,12 +611,13 @@ impl Builder<'_, '_> {
                     match part.as_rule() {
                         Rule::cmp_op => {
                             let op = match part.as_str() {
-                                "==" => CmpOp::Eq,
+                                "==" | "=" => CmpOp::Eq,
                                 "!=" | "≠" => CmpOp::Ne,
                                 "<" => CmpOp::Lt,
                                 "<=" | "≤" => CmpOp::Le,
                                 ">" => CmpOp::Gt,
-                                _ => CmpOp::Ge,
+                                ">=" | "≥" => CmpOp::Ge,
+                                other => unreachable!("cmp_op {other:?}"),
                             };
                             let placeholder = Expr { kind: ExprKind::Null, span: lhs.span };
                             rest.push(Comparison { op, rhs: placeholder, tolerance: None });

@@ -80,12 +80,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 impl Rng {
     fn new(seed: u64) -> Self {
         let mut st = seed;
-        let s = [
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-            splitmix64(&mut st),
-        ];
+        let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
         Rng { s }
     }
 
@@ -149,18 +144,8 @@ impl Rng {
 // Domain tables
 // ---------------------------------------------------------------------------
 
-const INDUSTRIES: [&str; 10] = [
-    "SaaS",
-    "Manufacturing",
-    "Retail",
-    "Bank",
-    "Insurance",
-    "Holding",
-    "Energy",
-    "Healthcare",
-    "Media",
-    "Other",
-];
+const INDUSTRIES: [&str; 10] =
+    ["SaaS", "Manufacturing", "Retail", "Bank", "Insurance", "Holding", "Energy", "Healthcare", "Media", "Other"];
 /// Weights for operating (non-holding) companies, in the order of INDUSTRIES.
 const OPERATING_WEIGHTS: [u32; 10] = [18, 14, 12, 6, 5, 0, 7, 12, 8, 10];
 /// Revenue per employee (USD) by industry.
@@ -177,27 +162,11 @@ const RATIO: [(i64, i64); 10] = [
     (60_000, 400_000),
 ];
 /// Gross margin in thousandths by industry.
-const MARGIN: [(i64, i64); 10] = [
-    (650, 880),
-    (150, 450),
-    (200, 450),
-    (400, 800),
-    (150, 400),
-    (300, 900),
-    (100, 400),
-    (300, 650),
-    (300, 600),
-    (150, 600),
-];
+const MARGIN: [(i64, i64); 10] =
+    [(650, 880), (150, 450), (200, 450), (400, 800), (150, 400), (300, 900), (100, 400), (300, 650), (300, 600), (150, 600)];
 const SECOND_WORDS: [&[&str]; 10] = [
     &["cloud", "software", "labs", "analytics", "systems", "data"],
-    &[
-        "industries",
-        "manufacturing",
-        "works",
-        "components",
-        "machinery",
-    ],
+    &["industries", "manufacturing", "works", "components", "machinery"],
     &["retail", "stores", "markets", "outfitters", "brands"],
     &["bank", "bancorp", "savings", "trust"],
     &["insurance", "assurance", "mutual", "underwriters"],
@@ -208,12 +177,7 @@ const SECOND_WORDS: [&[&str]; 10] = [
     &["services", "logistics", "consulting", "ventures"],
 ];
 const SEGMENTS: [&[&str]; 10] = [
-    &[
-        "Platform",
-        "Subscriptions",
-        "Professional Services",
-        "Marketplace",
-    ],
+    &["Platform", "Subscriptions", "Professional Services", "Marketplace"],
     &["Industrial", "Automotive", "Aerospace", "Aftermarket"],
     &["Stores", "Online", "Wholesale", "Franchise"],
     &["Retail Banking", "Corporate Banking", "Wealth", "Markets"],
@@ -304,9 +268,7 @@ const COUNTRIES: [(&str, &str, &str, &[&str], u32); 26] = [
     ("FI", "EUR", "Oy", &["NASDAQ"], 1),
     ("CN", "CNY", "Co Ltd", &["HKEX"], 2),
 ];
-const FISCAL_YEAR_ENDS: [&str; 7] = [
-    "12-31", "03-31", "06-30", "09-30", "01-31", "02-28", "10-31",
-];
+const FISCAL_YEAR_ENDS: [&str; 7] = ["12-31", "03-31", "06-30", "09-30", "01-31", "02-28", "10-31"];
 const FYE_WEIGHTS: [u32; 7] = [55, 15, 12, 10, 4, 2, 2];
 
 const HAPPY: &str = "happy-path";
@@ -443,16 +405,10 @@ struct Patches {
 
 impl Patches {
     fn raw(f: Fld, s: impl Into<String>) -> Self {
-        Patches {
-            fields: vec![(f, Patch::Raw(s.into()))],
-            ..Default::default()
-        }
+        Patches { fields: vec![(f, Patch::Raw(s.into()))], ..Default::default() }
     }
     fn omit(f: Fld) -> Self {
-        Patches {
-            fields: vec![(f, Patch::Omit)],
-            ..Default::default()
-        }
+        Patches { fields: vec![(f, Patch::Omit)], ..Default::default() }
     }
     fn get(&self, f: Fld) -> Option<&Patch> {
         self.fields.iter().find(|(x, _)| *x == f).map(|(_, p)| p)
@@ -599,11 +555,7 @@ struct Gen {
 
 impl Gen {
     fn new(cfg: &GenConfig) -> Self {
-        let v = if cfg.violations.is_finite() {
-            cfg.violations.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let v = if cfg.violations.is_finite() { cfg.violations.clamp(0.0, 1.0) } else { 0.0 };
         Gen {
             rng: Rng::new(cfg.seed),
             buf: Vec::with_capacity(1 << 17),
@@ -710,11 +662,7 @@ impl Gen {
             owners: Vec::new(),
             owners_empty_array: self.rng.chance(0.1),
             behaviour: None,
-            flags: if self.rng.chance(0.03) {
-                Some(Vec::new())
-            } else {
-                None
-            },
+            flags: if self.rng.chance(0.03) { Some(Vec::new()) } else { None },
             extra,
             num_style,
             industry_idx,
@@ -724,10 +672,7 @@ impl Gen {
     }
 
     fn make_public(&mut self, co: &mut Co) {
-        let country_idx = COUNTRIES
-            .iter()
-            .position(|c| c.0 == co.country)
-            .unwrap_or(0);
+        let country_idx = COUNTRIES.iter().position(|c| c.0 == co.country).unwrap_or(0);
         let exchange = *self.rng.pick(COUNTRIES[country_idx].3);
         co.public = true;
         co.exchange = Some(exchange);
@@ -735,15 +680,11 @@ impl Gen {
     }
 
     fn letters(&mut self, n: i64) -> String {
-        (0..n)
-            .map(|_| (b'A' + self.rng.below(26) as u8) as char)
-            .collect()
+        (0..n).map(|_| (b'A' + self.rng.below(26) as u8) as char).collect()
     }
 
     fn digits(&mut self, n: i64) -> String {
-        (0..n)
-            .map(|_| (b'0' + self.rng.below(10) as u8) as char)
-            .collect()
+        (0..n).map(|_| (b'0' + self.rng.below(10) as u8) as char).collect()
     }
 
     /// A ticker matching the exchange's pattern.
@@ -788,11 +729,7 @@ impl Gen {
     }
 
     /// Segments summing exactly to `total` (absent 40%, empty 5%).
-    fn segments_for(
-        &mut self,
-        industry_idx: usize,
-        total: i64,
-    ) -> Option<Vec<(&'static str, i64)>> {
+    fn segments_for(&mut self, industry_idx: usize, total: i64) -> Option<Vec<(&'static str, i64)>> {
         let roll = self.rng.below(100);
         if roll < 40 {
             return None;
@@ -801,21 +738,13 @@ impl Gen {
             return Some(Vec::new());
         }
         let names = SEGMENTS[industry_idx];
-        let k = if total < 3 {
-            1
-        } else {
-            self.rng.range(1, 3) as usize
-        };
+        let k = if total < 3 { 1 } else { self.rng.range(1, 3) as usize };
         let start = self.rng.below(names.len() as u64) as usize;
         let mut out = Vec::with_capacity(k);
         let mut left = total;
         for i in 0..k {
             let name = names[(start + i) % names.len()];
-            let part = if i + 1 == k {
-                left
-            } else {
-                left * self.rng.range(35, 75) / 100
-            };
+            let part = if i + 1 == k { left } else { left * self.rng.range(35, 75) / 100 };
             out.push((name, part));
             left -= part;
         }
@@ -857,11 +786,7 @@ impl Gen {
             }
             let sum_cr: i64 = ctrl.iter().map(|&c| g.nodes[c].consolidated).sum();
             let sum_ec: i64 = ctrl.iter().map(|&c| g.nodes[c].employees).sum();
-            let elims = if sum_cr > 0 && self.rng.chance(0.6) {
-                sum_cr / 1000 * self.rng.range(1, 30)
-            } else {
-                0
-            };
+            let elims = if sum_cr > 0 && self.rng.chance(0.6) { sum_cr / 1000 * self.rng.range(1, 30) } else { 0 };
             let emi = if investee {
                 Some(self.rng.range(-2_000, 20_000) * 1000)
             } else if self.rng.chance(0.1) {
@@ -897,10 +822,7 @@ impl Gen {
 
     fn sub_country(&mut self, parent_country: &str) -> usize {
         if self.rng.chance(0.7) {
-            COUNTRIES
-                .iter()
-                .position(|c| c.0 == parent_country)
-                .unwrap_or(0)
+            COUNTRIES.iter().position(|c| c.0 == parent_country).unwrap_or(0)
         } else {
             self.country()
         }
@@ -916,11 +838,7 @@ impl Gen {
 
     /// Builds one valid group of at most `max` companies.
     fn build_group(&mut self, max: usize) -> Group {
-        let mut g = Group {
-            nodes: Vec::new(),
-            edges: Vec::new(),
-            reverse: self.rng.chance(0.25),
-        };
+        let mut g = Group { nodes: Vec::new(), edges: Vec::new(), reverse: self.rng.chance(0.25) };
         // 0 standalone, 1 holding group, 2 deep chain, 3 holdco, 4 minority pair, 5 operating group
         let kind = self.rng.weighted(&[42, 18, 12, 8, 10, 10]);
         let country = self.country();
@@ -977,19 +895,9 @@ impl Gen {
             2 if max >= 3 => {
                 let len = (self.rng.range(3, 7) as usize).min(max);
                 for i in 0..len {
-                    let ind = if i + 1 < len
-                        && (i == 0 || self.rng.chance(0.4))
-                        && self.rng.chance(0.6)
-                    {
-                        5
-                    } else {
-                        self.operating_industry()
-                    };
-                    let c = if i == 0 {
-                        country
-                    } else {
-                        self.sub_country(g.nodes[i - 1].country)
-                    };
+                    let ind =
+                        if i + 1 < len && (i == 0 || self.rng.chance(0.4)) && self.rng.chance(0.6) { 5 } else { self.operating_industry() };
+                    let c = if i == 0 { country } else { self.sub_country(g.nodes[i - 1].country) };
                     let size = if ind == 5 { 2 } else { 1 };
                     g.nodes.push(self.company(ind, c, size));
                     classes.push(DEEP);
@@ -1054,11 +962,7 @@ impl Gen {
                     if g.nodes.len() >= max {
                         break;
                     }
-                    let ind2 = if self.rng.chance(0.7) {
-                        ind
-                    } else {
-                        self.operating_industry()
-                    };
+                    let ind2 = if self.rng.chance(0.7) { ind } else { self.operating_industry() };
                     let c = self.sub_country(COUNTRIES[country].0);
                     g.nodes.push(self.company(ind2, c, 1));
                     classes.push(HAPPY);
@@ -1078,9 +982,7 @@ impl Gen {
         self.order_owners_first(&mut g, &mut classes);
 
         // Fiscal years: inherited along control edges, with the mismatch quota.
-        let ctrl_nodes: Vec<usize> = (0..g.nodes.len())
-            .filter(|&c| g.edges.iter().any(|&(_, cc, s)| cc == c && s > 500))
-            .collect();
+        let ctrl_nodes: Vec<usize> = (0..g.nodes.len()).filter(|&c| g.edges.iter().any(|&(_, cc, s)| cc == c && s > 500)).collect();
         let multi = g.nodes.len() >= 2;
         let mut mismatch_node = None;
         if multi {
@@ -1092,11 +994,7 @@ impl Gen {
             }
         }
         for i in 0..g.nodes.len() {
-            let parent = g
-                .edges
-                .iter()
-                .find(|&&(p, c, s)| c == i && s > 500 && p < i)
-                .map(|e| e.0);
+            let parent = g.edges.iter().find(|&&(p, c, s)| c == i && s > 500 && p < i).map(|e| e.0);
             if let Some(p) = parent {
                 let pf = g.nodes[p].fye;
                 if Some(i) == mismatch_node {
@@ -1139,11 +1037,7 @@ impl Gen {
         let mut placed = vec![false; n];
         while order.len() < n {
             for i in 0..n {
-                if !placed[i]
-                    && g.edges
-                        .iter()
-                        .all(|&(p, c, _)| c != i || placed[p] || p == i)
-                {
+                if !placed[i] && g.edges.iter().all(|&(p, c, _)| c != i || placed[p] || p == i) {
                     placed[i] = true;
                     order.push(i);
                 }
@@ -1247,10 +1141,7 @@ impl Gen {
     fn violation_unit(&mut self, remaining: usize) {
         let mut kind = KINDS[self.rng.weighted(&self.kind_weights)].0;
         let needs = match kind {
-            Kind::StakeRange
-            | Kind::MinorityConsolidated
-            | Kind::EquityMethod
-            | Kind::DuplicateId => 2,
+            Kind::StakeRange | Kind::MinorityConsolidated | Kind::EquityMethod | Kind::DuplicateId => 2,
             Kind::StakesWhole | Kind::ConsolidationCovers => 3,
             _ => 1,
         };
@@ -1290,9 +1181,7 @@ impl Gen {
                 let mut child = self.company(ind, c, 1);
                 child.behaviour = self.label(MINORITY);
                 g.nodes.push(child);
-                let (a, b) = *self
-                    .rng
-                    .pick(&[(700, 400), (600, 600), (550, 500), (1000, 100)]);
+                let (a, b) = *self.rng.pick(&[(700, 400), (600, 600), (550, 500), (1000, 100)]);
                 g.edges.push((0, 2, a));
                 g.edges.push((1, 2, b));
                 // Same year end along control edges: this unit breaks only the stake sum.
@@ -1305,11 +1194,7 @@ impl Gen {
             }
             Kind::Cycle => {
                 let k = self.rng.range(1, 5) as usize;
-                let mut g = Group {
-                    nodes: Vec::new(),
-                    edges: Vec::new(),
-                    reverse: false,
-                };
+                let mut g = Group { nodes: Vec::new(), edges: Vec::new(), reverse: false };
                 for _ in 0..k.min(remaining) {
                     let co = self.standalone();
                     g.nodes.push(co);
@@ -1333,21 +1218,14 @@ impl Gen {
                 }
                 self.finalize(&mut g);
                 // A self-held investee stake needs equity-method income.
-                if g.edges
-                    .iter()
-                    .any(|&(p, c, s)| p == c && (200..=500).contains(&s))
-                {
+                if g.edges.iter().any(|&(p, c, s)| p == c && (200..=500).contains(&s)) {
                     g.nodes[0].emi = Some(0);
                 }
                 self.emit_group(&g, None);
                 self.violating += k;
             }
             Kind::ConsolidationCovers => {
-                let mut g = Group {
-                    nodes: Vec::new(),
-                    edges: Vec::new(),
-                    reverse: self.rng.chance(0.3),
-                };
+                let mut g = Group { nodes: Vec::new(), edges: Vec::new(), reverse: self.rng.chance(0.3) };
                 let country = self.country();
                 let ind = self.operating_industry();
                 let parent = self.company(ind, country, 0);
@@ -1440,11 +1318,7 @@ impl Gen {
         let mut b = self.standalone();
         b.fye = a.fye;
         b.behaviour = a.behaviour.map(|_| MINORITY);
-        Group {
-            nodes: vec![a, b],
-            edges: Vec::new(),
-            reverse: self.rng.chance(0.3),
-        }
+        Group { nodes: vec![a, b], edges: Vec::new(), reverse: self.rng.chance(0.3) }
     }
 
     /// Mutates one company so that it breaks the rule(s) of `kind`.
@@ -1454,52 +1328,20 @@ impl Gen {
         match kind {
             Kind::JsonTruncated => (Patches::default(), LineMut::Truncate),
             Kind::JsonTrailing => {
-                let t = *r.pick(&[
-                    " x",
-                    ",",
-                    "}",
-                    " {\"id\":\"again\"}",
-                    "\u{0}",
-                    " // note",
-                    "]",
-                ]);
+                let t = *r.pick(&[" x", ",", "}", " {\"id\":\"again\"}", "\u{0}", " // note", "]"]);
                 (Patches::default(), LineMut::Trailing(t))
             }
             Kind::JsonNonObject => {
                 if r.chance(0.3) {
                     (Patches::default(), LineMut::WrapArray)
                 } else {
-                    let s = *r.pick(&[
-                        "[]",
-                        "null",
-                        "42",
-                        "\"northwind-cloud\"",
-                        "true",
-                        "[{\"id\":\"x\"}]",
-                    ]);
+                    let s = *r.pick(&["[]", "null", "42", "\"northwind-cloud\"", "true", "[{\"id\":\"x\"}]"]);
                     (Patches::default(), LineMut::Replace(s))
                 }
             }
             Kind::JsonBadNumber => {
-                let raw = *r.pick(&[
-                    "1e400",
-                    "NaN",
-                    "Infinity",
-                    "-Infinity",
-                    "012",
-                    "+5",
-                    ".5",
-                    "1.",
-                    "0x1F",
-                    "-1e999",
-                ]);
-                let f = *r.pick(&[
-                    Fld::Employees,
-                    Fld::Standalone,
-                    Fld::Consolidated,
-                    Fld::Margin,
-                    Fld::FoundedYear,
-                ]);
+                let raw = *r.pick(&["1e400", "NaN", "Infinity", "-Infinity", "012", "+5", ".5", "1.", "0x1F", "-1e999"]);
+                let f = *r.pick(&[Fld::Employees, Fld::Standalone, Fld::Consolidated, Fld::Margin, Fld::FoundedYear]);
                 (Patches::raw(f, raw), none)
             }
             Kind::JsonInvalidUtf8 => (Patches::default(), LineMut::InvalidUtf8),
@@ -1535,15 +1377,9 @@ impl Gen {
             }
             Kind::SchemaNonInteger => {
                 if r.chance(0.6) {
-                    (
-                        Patches::raw(Fld::Employees, format!("{}.5", co.employees)),
-                        none,
-                    )
+                    (Patches::raw(Fld::Employees, format!("{}.5", co.employees)), none)
                 } else {
-                    (
-                        Patches::raw(Fld::FoundedYear, format!("{}.5", co.founded)),
-                        none,
-                    )
+                    (Patches::raw(Fld::FoundedYear, format!("{}.5", co.founded)), none)
                 }
             }
             Kind::SchemaOptionalType => {
@@ -1555,18 +1391,12 @@ impl Gen {
                     (Fld::Arr, "\"171M\""),
                     (Fld::Segments, "{\"Platform\":150000000}"),
                     (Fld::Segments, "[{\"name\":\"Platform\"}]"),
-                    (
-                        Fld::Segments,
-                        "[{\"name\":\"Platform\",\"revenue\":\"150000000\"}]",
-                    ),
+                    (Fld::Segments, "[{\"name\":\"Platform\",\"revenue\":\"150000000\"}]"),
                     (Fld::Segments, "[\"Platform\"]"),
                     (Fld::Owners, "[{\"id\":\"missing-owner-0\"}]"),
                     (Fld::Owners, "\"northwind-group\""),
                     (Fld::Owners, "[{\"id\":7,\"stake\":0.5}]"),
-                    (
-                        Fld::Owners,
-                        "[{\"id\":\"missing-owner-0\",\"stake\":\"80%\"}]",
-                    ),
+                    (Fld::Owners, "[{\"id\":\"missing-owner-0\",\"stake\":\"80%\"}]"),
                     (Fld::Behaviour, "3"),
                     (Fld::Flags, "\"holdco\""),
                     (Fld::Flags, "[1]"),
@@ -1593,11 +1423,7 @@ impl Gen {
             }
             Kind::ConsolidatedPositive => {
                 co.standalone = 0;
-                co.consolidated = if r.chance(0.5) {
-                    0
-                } else {
-                    -r.range(1, 50_000) * 1000
-                };
+                co.consolidated = if r.chance(0.5) { 0 } else { -r.range(1, 50_000) * 1000 };
                 co.segments = None;
                 co.arr = None;
                 (Patches::default(), none)
@@ -1611,46 +1437,16 @@ impl Gen {
                 (Patches::raw(Fld::Margin, raw), none)
             }
             Kind::FyeFormat => {
-                co.fye = *r.pick(&[
-                    "02-30",
-                    "13-01",
-                    "2023-12-31",
-                    "12/31",
-                    "04-31",
-                    "00-10",
-                    "1231",
-                    "12-32",
-                    "Dec-31",
-                    " 12-31",
-                    "6-30",
-                    "",
-                ]);
+                co.fye =
+                    *r.pick(&["02-30", "13-01", "2023-12-31", "12/31", "04-31", "00-10", "1231", "12-32", "Dec-31", " 12-31", "6-30", ""]);
                 (Patches::default(), none)
             }
             Kind::CountryFormat => {
-                co.country = *r.pick(&[
-                    "gb",
-                    "GBR",
-                    "U.K.",
-                    "",
-                    "Deutschland",
-                    "us",
-                    "G",
-                    "\\u00c9S",
-                ]);
+                co.country = *r.pick(&["gb", "GBR", "U.K.", "", "Deutschland", "us", "G", "\\u00c9S"]);
                 (Patches::default(), none)
             }
             Kind::IndustryUnknown => {
-                co.industry = *r.pick(&[
-                    "Software",
-                    "saas",
-                    "Fintech",
-                    "Biotech",
-                    "Holdings",
-                    "Real Estate",
-                    "SAAS",
-                    "",
-                ]);
+                co.industry = *r.pick(&["Software", "saas", "Fintech", "Biotech", "Holdings", "Real Estate", "SAAS", ""]);
                 co.arr = None;
                 co.flags = None;
                 (Patches::default(), none)
@@ -1687,12 +1483,8 @@ impl Gen {
             }
             Kind::PrivateListing => {
                 co.public = false;
-                let (ex, t): (Option<&'static str>, Option<&str>) = *r.pick(&[
-                    (Some("LSE"), Some("ABC")),
-                    (None, Some("")),
-                    (Some("NASDAQ"), None),
-                    (Some(""), None),
-                ]);
+                let (ex, t): (Option<&'static str>, Option<&str>) =
+                    *r.pick(&[(Some("LSE"), Some("ABC")), (None, Some("")), (Some("NASDAQ"), None), (Some(""), None)]);
                 co.exchange = ex;
                 co.ticker = t.map(str::to_string);
                 (Patches::default(), none)
@@ -1749,11 +1541,7 @@ impl Gen {
                 co.industry_idx = 5;
                 co.margin_milli = 600;
                 co.arr = None;
-                co.flags = Some(if r.chance(0.5) {
-                    Vec::new()
-                } else {
-                    vec!["legacy-entity"]
-                });
+                co.flags = Some(if r.chance(0.5) { Vec::new() } else { vec!["legacy-entity"] });
                 (Patches::default(), none)
             }
             Kind::RevenuePerEmployee => {

@@ -53,26 +53,11 @@ pub struct OracleResult {
 // Constants of the reference domain
 // ---------------------------------------------------------------------------
 
-pub const INDUSTRIES: [&str; 10] = [
-    "SaaS",
-    "Manufacturing",
-    "Retail",
-    "Bank",
-    "Insurance",
-    "Holding",
-    "Energy",
-    "Healthcare",
-    "Media",
-    "Other",
-];
+pub const INDUSTRIES: [&str; 10] =
+    ["SaaS", "Manufacturing", "Retail", "Bank", "Insurance", "Holding", "Energy", "Healthcare", "Media", "Other"];
 
-pub const BEHAVIOUR_CLASSES: [&str; 5] = [
-    "happy-path",
-    "fiscal-year-mismatch",
-    "minority-stake",
-    "deep-hierarchy",
-    "holdco-without-operations",
-];
+pub const BEHAVIOUR_CLASSES: [&str; 5] =
+    ["happy-path", "fiscal-year-mismatch", "minority-stake", "deep-hierarchy", "holdco-without-operations"];
 
 /// Every rule id of reference-rules.md, plus `json` and `schema`.
 pub const ALL_RULE_IDS: [&str; 30] = [
@@ -114,18 +99,10 @@ pub const ALL_RULE_IDS: [&str; 30] = [
 ];
 
 /// Company-scope flag rules (everything else that can land on a line rejects).
-pub const COMPANY_FLAG_RULES: [&str; 3] = [
-    "saas-scale-needs-staff",
-    "holdco-without-operations",
-    "revenue-per-employee",
-];
+pub const COMPANY_FLAG_RULES: [&str; 3] = ["saas-scale-needs-staff", "holdco-without-operations", "revenue-per-employee"];
 
 /// Dataset-scope flag rules.
-pub const DATASET_RULES: [&str; 3] = [
-    "saas-scale-staffing-share",
-    "fiscal-year-mismatch-share",
-    "behaviour-class-coverage",
-];
+pub const DATASET_RULES: [&str; 3] = ["saas-scale-staffing-share", "fiscal-year-mismatch-share", "behaviour-class-coverage"];
 
 // ---------------------------------------------------------------------------
 // Typed view of one JSON object
@@ -248,12 +225,7 @@ fn as_string_array(v: &Value) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn required<T>(
-    obj: &Map<String, Value>,
-    key: &str,
-    conv: fn(&Value) -> Option<T>,
-    failed: &mut Vec<String>,
-) -> F<T> {
+fn required<T>(obj: &Map<String, Value>, key: &str, conv: fn(&Value) -> Option<T>, failed: &mut Vec<String>) -> F<T> {
     match obj.get(key) {
         None | Some(Value::Null) => {
             failed.push(key.to_string());
@@ -269,12 +241,7 @@ fn required<T>(
     }
 }
 
-fn optional<T>(
-    obj: &Map<String, Value>,
-    key: &str,
-    conv: fn(&Value) -> Option<T>,
-    failed: &mut Vec<String>,
-) -> F<T> {
+fn optional<T>(obj: &Map<String, Value>, key: &str, conv: fn(&Value) -> Option<T>, failed: &mut Vec<String>) -> F<T> {
     match obj.get(key) {
         None | Some(Value::Null) => F::Missing,
         Some(v) => match conv(v) {
@@ -367,10 +334,7 @@ pub fn ticker_matches(exchange: &str, ticker: &str) -> Option<bool> {
         "NYSE" => {
             let n = t.len();
             let plain = all_bytes(t, 1, 4, upper);
-            let with_class = n >= 3
-                && t[n - 2] == b'.'
-                && upper(t[n - 1])
-                && all_bytes(&t[..n - 2], 1, 4, upper);
+            let with_class = n >= 3 && t[n - 2] == b'.' && upper(t[n - 1]) && all_bytes(&t[..n - 2], 1, 4, upper);
             plain || with_class
         }
         // [A-Z]{1,5}
@@ -393,8 +357,7 @@ pub fn ticker_matches(exchange: &str, ticker: &str) -> Option<bool> {
 /// `MM-DD` naming a real calendar day, `02-29` allowed.
 pub fn valid_month_day(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() != 5 || b[2] != b'-' || !digit(b[0]) || !digit(b[1]) || !digit(b[3]) || !digit(b[4])
-    {
+    if b.len() != 5 || b[2] != b'-' || !digit(b[0]) || !digit(b[1]) || !digit(b[3]) || !digit(b[4]) {
         return false;
     }
     let month = (b[0] - b'0') as u32 * 10 + (b[1] - b'0') as u32;
@@ -482,9 +445,7 @@ struct UnionFind {
 
 impl UnionFind {
     fn new(n: usize) -> Self {
-        UnionFind {
-            parent: (0..n).collect(),
-        }
+        UnionFind { parent: (0..n).collect() }
     }
     fn find(&mut self, mut x: usize) -> usize {
         while self.parent[x] != x {
@@ -508,9 +469,7 @@ impl UnionFind {
 /// Splits the input into (1-based line number, line bytes without `\r\n`/`\n`),
 /// skipping blank lines.
 fn non_blank_lines(input: &[u8]) -> Vec<(usize, &[u8])> {
-    let input = input
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(input);
+    let input = input.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(input);
     let mut out = Vec::new();
     for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
         // Reading: one `\r` right before the line end is dropped, also on a last line without `\n`
@@ -547,13 +506,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
     // 1. Lines, `json`, `schema`.
     for (line_no, bytes) in non_blank_lines(input) {
         let line_idx = lines.len();
-        let mut ol = OracleLine {
-            line: line_no,
-            verdict: Verdict::Accepted,
-            rules: BTreeSet::new(),
-            schema_fields: Vec::new(),
-            id: None,
-        };
+        let mut ol = OracleLine { line: line_no, verdict: Verdict::Accepted, rules: BTreeSet::new(), schema_fields: Vec::new(), id: None };
         match parse_object(bytes) {
             None => {
                 ol.rules.insert("json".to_string());
@@ -587,10 +540,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
         if !c.schema_fields.is_empty() {
             continue;
         }
-        let id = c
-            .raw_id
-            .as_deref()
-            .expect("schema passed, so id is a string");
+        let id = c.raw_id.as_deref().expect("schema passed, so id is a string");
         if id_count[id] == 1 {
             let node = node_company.len();
             node_company.push(ci);
@@ -632,12 +582,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
             }
         }
         for (owner, controlled, investee) in merged {
-            edges.push(Edge {
-                owner,
-                child,
-                controlled,
-                investee,
-            });
+            edges.push(Edge { owner, child, controlled, investee });
         }
     }
 
@@ -703,10 +648,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
 
         // owners-exist: any JSON object of the input has that id.
         if let Some(owners) = c.owners.ok() {
-            if owners
-                .iter()
-                .any(|(oid, _)| !id_count.contains_key(oid.as_str()))
-            {
+            if owners.iter().any(|(oid, _)| !id_count.contains_key(oid.as_str())) {
                 fired.push("owners-exist");
             }
         }
@@ -752,10 +694,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
 
     // 5. Verdicts.
     for ol in &mut lines {
-        let reject = ol
-            .rules
-            .iter()
-            .any(|r| !COMPANY_FLAG_RULES.contains(&r.as_str()));
+        let reject = ol.rules.iter().any(|r| !COMPANY_FLAG_RULES.contains(&r.as_str()));
         ol.verdict = if reject {
             Verdict::Rejected
         } else if !ol.rules.is_empty() {
@@ -793,10 +732,7 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
         *group_size.entry(uf.find(node)).or_insert(0) += 1;
     }
     let multi_groups = group_size.values().filter(|&&s| s >= 2).count();
-    let mismatched = group_size
-        .iter()
-        .filter(|(root, &s)| s >= 2 && group_mismatch.get(root).copied().unwrap_or(false))
-        .count();
+    let mismatched = group_size.iter().filter(|(root, &s)| s >= 2 && group_mismatch.get(root).copied().unwrap_or(false)).count();
     // share in [5%, 25%] inclusive <=> 20*m >= n and 4*m <= n.
     if multi_groups >= 20 && (20 * mismatched < multi_groups || 4 * mismatched > multi_groups) {
         dataset_rules.insert("fiscal-year-mismatch-share".to_string());
@@ -809,17 +745,11 @@ pub fn oracle(input: &[u8], current_year: i32) -> OracleResult {
             *class_count.entry(bc.as_str()).or_insert(0) += 1;
         }
     }
-    if BEHAVIOUR_CLASSES
-        .iter()
-        .any(|k| class_count.get(k).copied().unwrap_or(0) < 3)
-    {
+    if BEHAVIOUR_CLASSES.iter().any(|k| class_count.get(k).copied().unwrap_or(0) < 3) {
         dataset_rules.insert("behaviour-class-coverage".to_string());
     }
 
-    OracleResult {
-        lines,
-        dataset_rules,
-    }
+    OracleResult { lines, dataset_rules }
 }
 
 /// Field, cross-field and company-scope plausibility rules that read one

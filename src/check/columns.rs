@@ -1,0 +1,279 @@
+//! Columnar storage for records: one column per kept field, lists as
+//! offsets into a child column. No allocation per record; strings live in
+//! one buffer per column.
+
+use crate::ir::schema::FieldType;
+
+/// A column of values of one declared type. JSON has no NaN, so a NaN in a
+/// number column means absent.
+#[derive(Debug, Clone)]
+pub enum Column {
+    Number(Vec<f64>),
+    /// 0 false, 1 true, 2 absent.
+    Bool(Vec<u8>),
+    Str(StrColumn),
+    List(ListColumn),
+    Object(ObjectColumn),
+    /// A field no rule reads: type-checked while parsing, not stored.
+    Skip,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StrColumn {
+    text: String,
+    /// End of row i's text in `text` (start = end of row i-1); u64::MAX
+    /// marks an absent value.
+    ends: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListColumn {
+    /// End of row i's items in `items`; u64::MAX marks an absent list.
+    ends: Vec<u64>,
+    pub items: Box<Column>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectColumn {
+    pub fields: Vec<Column>,
+    /// Whether row i holds an object (false: absent).
+    present: Vec<bool>,
+}
+
+/// The high bit of an end offset marks an absent row; the rest still holds
+/// the running end, so every row's start is the previous row's end: O(1).
+const ABSENT: u64 = 1 << 63;
+const OFFSET: u64 = ABSENT - 1;
+
+fn row_range(ends: &[u64], row: usize) -> Option<std::ops::Range<usize>> {
+    let end = ends[row];
+    if end & ABSENT != 0 {
+        return None;
+    }
+    let start = if row == 0 { 0 } else { (ends[row - 1] & OFFSET) as usize };
+    Some(start..end as usize)
+}
+
+fn append_ends(a: &mut Vec<u64>, b: &[u64], base: u64) {
+    a.extend(b.iter().map(|&e| (e & ABSENT) | ((e & OFFSET) + base)));
+}
+
+impl StrColumn {
+    pub fn get(&self, row: usize) -> Option<&str> {
+        row_range(&self.ends, row).map(|r| &self.text[r])
+    }
+    pub fn push(&mut self, value: Option<&str>) {
+        match value {
+            Some(s) => {
+                self.text.push_str(s);
+                self.ends.push(self.text.len() as u64);
+            }
+            None => self.ends.push(self.text.len() as u64 | ABSENT),
+        }
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn append(&mut self, other: &StrColumn) {
+        let base = self.text.len() as u64;
+        self.text.push_str(&other.text);
+        append_ends(&mut self.ends, &other.ends, base);
+    }
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 8
+    }
+}
+
+impl ListColumn {
+    /// The item range of a row, or None when the list is absent.
+    pub fn range(&self, row: usize) -> Option<std::ops::Range<usize>> {
+        row_range(&self.ends, row)
+    }
+}
+
+impl ObjectColumn {
+    pub fn present(&self, row: usize) -> bool {
+        self.present[row]
+    }
+}
+
+impl Column {
+    /// An empty column for a field of this type; `keep` false gives Skip.
+    pub fn new(ty: &FieldType, keep: bool) -> Column {
+        if !keep {
+            return Column::Skip;
+        }
+        match ty {
+            FieldType::Number | FieldType::Integer => Column::Number(Vec::new()),
+            FieldType::Boolean => Column::Bool(Vec::new()),
+            FieldType::String => Column::Str(StrColumn::default()),
+            FieldType::List(item) => Column::List(ListColumn { ends: Vec::new(), items: Box::new(Column::new(item, true)) }),
+            FieldType::Object(fields) => {
+                Column::Object(ObjectColumn { fields: fields.iter().map(|f| Column::new(&f.ty, true)).collect(), present: Vec::new() })
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Number(v) => v.len(),
+            Column::Bool(v) => v.len(),
+            Column::Str(s) => s.len(),
+            Column::List(l) => l.ends.len(),
+            Column::Object(o) => o.present.len(),
+            Column::Skip => 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn push_absent(&mut self) {
+        match self {
+            Column::Number(v) => v.push(f64::NAN),
+            Column::Bool(v) => v.push(2),
+            Column::Str(s) => s.push(None),
+            Column::List(l) => l.ends.push(l.items.len() as u64 | ABSENT),
+            Column::Object(o) => {
+                for f in &mut o.fields {
+                    f.push_absent();
+                }
+                o.present.push(false);
+            }
+            Column::Skip => {}
+        }
+    }
+
+    pub fn push_number(&mut self, n: f64) {
+        if let Column::Number(v) = self {
+            v.push(n);
+        }
+    }
+    pub fn push_bool(&mut self, b: bool) {
+        if let Column::Bool(v) = self {
+            v.push(u8::from(b));
+        }
+    }
+    pub fn push_str(&mut self, s: &str) {
+        if let Column::Str(c) = self {
+            c.push(Some(s));
+        }
+    }
+    /// Closes a list row whose items were pushed to `items`.
+    pub fn close_list(&mut self) {
+        if let Column::List(l) = self {
+            l.ends.push(l.items.len() as u64);
+        }
+    }
+    pub fn close_object(&mut self) {
+        if let Column::Object(o) = self {
+            o.present.push(true);
+        }
+    }
+
+    /// Appends every row of `other` (a column of the same shape).
+    pub fn append(&mut self, other: &Column) {
+        match (self, other) {
+            (Column::Number(a), Column::Number(b)) => a.extend_from_slice(b),
+            (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
+            (Column::Str(a), Column::Str(b)) => a.append(b),
+            (Column::List(a), Column::List(b)) => {
+                let base = a.items.len() as u64;
+                append_ends(&mut a.ends, &b.ends, base);
+                a.items.append(&b.items);
+            }
+            (Column::Object(a), Column::Object(b)) => {
+                for (x, y) in a.fields.iter_mut().zip(&b.fields) {
+                    x.append(y);
+                }
+                a.present.extend_from_slice(&b.present);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Column::Number(v) => v.capacity() * 8,
+            Column::Bool(v) => v.capacity(),
+            Column::Str(s) => s.heap_bytes(),
+            Column::List(l) => l.ends.capacity() * 8 + l.items.heap_bytes(),
+            Column::Object(o) => o.fields.iter().map(Column::heap_bytes).sum::<usize>() + o.present.capacity(),
+            Column::Skip => 0,
+        }
+    }
+
+    pub fn shrink(&mut self) {
+        match self {
+            Column::Number(v) => v.shrink_to_fit(),
+            Column::Bool(v) => v.shrink_to_fit(),
+            Column::Str(s) => {
+                s.text.shrink_to_fit();
+                s.ends.shrink_to_fit();
+            }
+            Column::List(l) => {
+                l.ends.shrink_to_fit();
+                l.items.shrink();
+            }
+            Column::Object(o) => {
+                o.fields.iter_mut().for_each(Column::shrink);
+                o.present.shrink_to_fit();
+            }
+            Column::Skip => {}
+        }
+    }
+}
+
+/// The columns of one entity type: one per declared field.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: usize,
+}
+
+impl Table {
+    /// The same table keeping only the given fields' columns.
+    pub fn retain(mut self, fields: &[crate::ir::schema::FieldId]) -> Table {
+        for (i, c) in self.columns.iter_mut().enumerate() {
+            if !fields.iter().any(|f| f.0 as usize == i) {
+                *c = Column::Skip;
+            }
+        }
+        self
+    }
+
+    pub fn shrink(&mut self) {
+        self.columns.iter_mut().for_each(Column::shrink);
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.columns.iter().map(Column::heap_bytes).sum()
+    }
+
+    pub fn append(&mut self, other: &Table) {
+        if self.columns.is_empty() {
+            self.columns = other.columns.iter().map(|c| c.clone_empty()).collect();
+        }
+        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
+            a.append(b);
+        }
+        self.rows += other.rows;
+    }
+}
+
+impl Column {
+    /// A column of the same shape with no rows.
+    pub fn clone_empty(&self) -> Column {
+        match self {
+            Column::Number(_) => Column::Number(Vec::new()),
+            Column::Bool(_) => Column::Bool(Vec::new()),
+            Column::Str(_) => Column::Str(StrColumn::default()),
+            Column::List(l) => Column::List(ListColumn { ends: Vec::new(), items: Box::new(l.items.clone_empty()) }),
+            Column::Object(o) => {
+                Column::Object(ObjectColumn { fields: o.fields.iter().map(Column::clone_empty).collect(), present: Vec::new() })
+            }
+            Column::Skip => Column::Skip,
+        }
+    }
+}
