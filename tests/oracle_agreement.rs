@@ -20,8 +20,11 @@ fn compiled() -> Compiled {
 fn engine(c: &Compiled, input: &[u8]) -> (Vec<(u32, Verdict, BTreeSet<String>)>, BTreeSet<String>) {
     let loaded = check::load(c, input, None, true).expect("in memory");
     let report = check::check(c, None, loaded);
-    let lines =
-        report.lines.iter().map(|l| (l.line, l.verdict, l.reasons.iter().map(|r| check::reason_id(c, &r.rule)).collect())).collect();
+    let lines = report
+        .lines
+        .iter()
+        .map(|l| (l.line, l.verdict, report.reasons(l).iter().map(|r| check::reason_id(c, &r.rule)).collect()))
+        .collect();
     let dataset = report.dataset.iter().map(|d| c.program.rules[d.rule].id.clone()).collect();
     let _ = ReasonRule::Json;
     (lines, dataset)

@@ -1,7 +1,7 @@
 //! `skillc check`: arguments, inputs, outputs. Thin: the work is in
 //! [`crate::check`] and [`crate::report`].
 
-use super::{check, load, Compiled, Loaded, Verdict};
+use super::{check, load, load_sized, Compiled, Loaded, Verdict};
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Program;
 use std::fs::File;
@@ -54,6 +54,10 @@ pub fn load_skills(paths: &[PathBuf]) -> Result<(Program, Vec<Diagnostic>), Stri
     Ok(crate::compile_sources(&crate::embedded::skills()))
 }
 
+fn file_size(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
+}
+
 fn open_dataset(path: &Path) -> Result<File, String> {
     if path.is_dir() {
         return Err(format!("`{}` is a directory, not a dataset", path.display()));
@@ -74,25 +78,36 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let compiled = Compiled::new(program)?;
 
     let base = match &args.base {
-        Some(path) => {
-            Some(load(&compiled, open_dataset(path)?, None, false).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?)
-        }
+        Some(path) => Some(
+            load_sized(&compiled, open_dataset(path)?, None, false, file_size(path))
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?,
+        ),
         None => None,
     };
     let splitting = args.accepted.is_some() || args.rejected.is_some();
-    // Standard input is spilled to a temporary file so the split can re-read it.
-    let (candidates, mut reread): (Loaded, Option<File>) = if args.dataset.as_os_str() == "-" {
+    // Standard input, and any dataset that is not a regular file (a named
+    // pipe, a shell's `<(…)`), is spilled to a temporary file so the split
+    // can re-read it: re-opening a pipe found it drained, and the split
+    // files got blank lines (tests/hostile_data.rs
+    // `a_named_pipe_as_the_dataset_is_split_completely`).
+    let stdin = args.dataset.as_os_str() == "-";
+    let (candidates, mut reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
         let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
-        let stdin = std::io::stdin().lock();
-        let loaded = load(&compiled, stdin, spill.as_mut().map(|f| f as &mut dyn Write), true)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        let (input, name): (Box<dyn Read>, String) = if stdin {
+            (Box::new(std::io::stdin().lock()), "standard input".into())
+        } else {
+            (Box::new(open_dataset(&args.dataset)?), format!("`{}`", args.dataset.display()))
+        };
+        let loaded =
+            load(&compiled, input, spill.as_mut().map(|f| f as &mut dyn Write), true).map_err(|e| format!("cannot read {name}: {e}"))?;
         if let Some(f) = spill.as_mut() {
             f.rewind().map_err(|e| e.to_string())?;
         }
         (loaded, spill)
     } else {
         let file = open_dataset(&args.dataset)?;
-        let loaded = load(&compiled, file, None, true).map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
+        let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset))
+            .map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
         (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
     };
 

@@ -18,13 +18,34 @@ pub enum Column {
     Skip,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct StrColumn {
-    text: String,
-    /// End of row i's text in `text` (start = end of row i-1); u64::MAX
-    /// marks an absent value.
-    ends: Vec<u64>,
+/// Strings of one column. Starts dictionary-encoded (one code per row: a
+/// country, an industry, a fiscal year end repeat endlessly) and turns into
+/// plain text once it holds too many distinct values to be worth it (keys).
+#[derive(Debug, Clone)]
+pub enum StrColumn {
+    Dict {
+        /// Index into `values`; `ABSENT_CODE` for an absent row.
+        codes: Vec<u32>,
+        values: Vec<Box<str>>,
+        /// value → code; rebuilt on demand after `shrink` drops it.
+        index: hashbrown::HashMap<Box<str>, u32>,
+    },
+    Plain {
+        text: String,
+        /// End of row i's text in `text` (start = end of row i-1).
+        ends: Vec<u64>,
+    },
 }
+
+impl Default for StrColumn {
+    fn default() -> Self {
+        StrColumn::Dict { codes: Vec::new(), values: Vec::new(), index: hashbrown::HashMap::new() }
+    }
+}
+
+const ABSENT_CODE: u32 = u32::MAX;
+/// Past this many distinct values a dictionary column becomes plain text.
+const DICT_LIMIT: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct ListColumn {
@@ -60,27 +81,133 @@ fn append_ends(a: &mut Vec<u64>, b: &[u64], base: u64) {
 
 impl StrColumn {
     pub fn get(&self, row: usize) -> Option<&str> {
-        row_range(&self.ends, row).map(|r| &self.text[r])
-    }
-    pub fn push(&mut self, value: Option<&str>) {
-        match value {
-            Some(s) => {
-                self.text.push_str(s);
-                self.ends.push(self.text.len() as u64);
-            }
-            None => self.ends.push(self.text.len() as u64 | ABSENT),
+        match self {
+            StrColumn::Dict { codes, values, .. } => match codes[row] {
+                ABSENT_CODE => None,
+                code => Some(&values[code as usize]),
+            },
+            StrColumn::Plain { text, ends } => row_range(ends, row).map(|r| &text[r]),
         }
     }
+
+    pub fn push(&mut self, value: Option<&str>) {
+        match self {
+            StrColumn::Dict { codes, values, index } => {
+                let Some(s) = value else {
+                    codes.push(ABSENT_CODE);
+                    return;
+                };
+                if index.len() < values.len() {
+                    *index = values.iter().enumerate().map(|(i, v)| (v.clone(), i as u32)).collect();
+                }
+                if let Some(&code) = index.get(s) {
+                    codes.push(code);
+                    return;
+                }
+                if values.len() >= DICT_LIMIT {
+                    self.make_plain();
+                    self.push(value);
+                    return;
+                }
+                index.insert(s.into(), values.len() as u32);
+                codes.push(values.len() as u32);
+                values.push(s.into());
+            }
+            StrColumn::Plain { text, ends } => match value {
+                Some(s) => {
+                    text.push_str(s);
+                    ends.push(text.len() as u64);
+                }
+                None => ends.push(text.len() as u64 | ABSENT),
+            },
+        }
+    }
+
+    fn make_plain(&mut self) {
+        if let StrColumn::Dict { codes, values, .. } = self {
+            let mut plain = StrColumn::Plain { text: String::new(), ends: Vec::with_capacity(codes.len()) };
+            for &code in codes.iter() {
+                plain.push((code != ABSENT_CODE).then(|| &*values[code as usize]));
+            }
+            *self = plain;
+        }
+    }
+
     fn len(&self) -> usize {
-        self.ends.len()
+        match self {
+            StrColumn::Dict { codes, .. } => codes.len(),
+            StrColumn::Plain { ends, .. } => ends.len(),
+        }
     }
+
     fn append(&mut self, other: &StrColumn) {
-        let base = self.text.len() as u64;
-        self.text.push_str(&other.text);
-        append_ends(&mut self.ends, &other.ends, base);
+        match (&mut *self, other) {
+            (StrColumn::Plain { text, ends }, StrColumn::Plain { text: t, ends: e }) => {
+                let base = text.len() as u64;
+                text.push_str(t);
+                append_ends(ends, e, base);
+            }
+            (StrColumn::Dict { .. }, StrColumn::Dict { codes, values, .. }) => {
+                // Remap the other dictionary's codes into this one.
+                let mut remap = Vec::with_capacity(values.len());
+                for v in values {
+                    let before = self.len();
+                    self.push(Some(v));
+                    match self {
+                        StrColumn::Dict { codes: mine, .. } => remap.push(mine.pop().expect("just pushed")),
+                        StrColumn::Plain { .. } => {
+                            // Became plain: fall back to row-by-row.
+                            self.truncate(before);
+                            for i in 0..codes.len() {
+                                self.push(other.get(i));
+                            }
+                            return;
+                        }
+                    }
+                }
+                if let StrColumn::Dict { codes: mine, .. } = self {
+                    mine.extend(codes.iter().map(|&c| if c == ABSENT_CODE { c } else { remap[c as usize] }));
+                }
+            }
+            (_, other) => {
+                self.make_plain();
+                for i in 0..other.len() {
+                    self.push(other.get(i));
+                }
+            }
+        }
     }
+
+    fn truncate(&mut self, rows: usize) {
+        match self {
+            StrColumn::Dict { codes, .. } => codes.truncate(rows),
+            StrColumn::Plain { text, ends } => {
+                ends.truncate(rows);
+                text.truncate(ends.last().map_or(0, |e| (e & OFFSET) as usize));
+            }
+        }
+    }
+
     fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.ends.capacity() * 8
+        match self {
+            StrColumn::Dict { codes, values, index } => {
+                codes.capacity() * 4 + values.iter().map(|v| v.len() + 16).sum::<usize>() + index.capacity() * 40
+            }
+            StrColumn::Plain { text, ends } => text.capacity() + ends.capacity() * 8,
+        }
+    }
+
+    fn shrink(&mut self) {
+        match self {
+            StrColumn::Dict { codes, index, .. } => {
+                codes.shrink_to_fit();
+                *index = hashbrown::HashMap::new();
+            }
+            StrColumn::Plain { text, ends } => {
+                text.shrink_to_fit();
+                ends.shrink_to_fit();
+            }
+        }
     }
 }
 
@@ -193,6 +320,30 @@ impl Column {
         }
     }
 
+    /// Reserves room for `ratio` times the rows (and items, and text) held
+    /// now: sized once from an estimate instead of doubling past it.
+    pub fn reserve_scaled(&mut self, ratio: f64) {
+        let more = |len: usize| ((len as f64) * (ratio - 1.0)).max(0.0) as usize;
+        match self {
+            Column::Number(v) => v.reserve_exact(more(v.len())),
+            Column::Bool(v) => v.reserve_exact(more(v.len())),
+            Column::Str(StrColumn::Dict { codes, .. }) => codes.reserve_exact(more(codes.len())),
+            Column::Str(StrColumn::Plain { text, ends }) => {
+                text.reserve_exact(more(text.len()));
+                ends.reserve_exact(more(ends.len()));
+            }
+            Column::List(l) => {
+                l.ends.reserve_exact(more(l.ends.len()));
+                l.items.reserve_scaled(ratio);
+            }
+            Column::Object(o) => {
+                o.fields.iter_mut().for_each(|f| f.reserve_scaled(ratio));
+                o.present.reserve_exact(more(o.present.len()));
+            }
+            Column::Skip => {}
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         match self {
             Column::Number(v) => v.capacity() * 8,
@@ -208,10 +359,7 @@ impl Column {
         match self {
             Column::Number(v) => v.shrink_to_fit(),
             Column::Bool(v) => v.shrink_to_fit(),
-            Column::Str(s) => {
-                s.text.shrink_to_fit();
-                s.ends.shrink_to_fit();
-            }
+            Column::Str(s) => s.shrink(),
             Column::List(l) => {
                 l.ends.shrink_to_fit();
                 l.items.shrink();
@@ -245,6 +393,10 @@ impl Table {
 
     pub fn shrink(&mut self) {
         self.columns.iter_mut().for_each(Column::shrink);
+    }
+
+    pub fn reserve_scaled(&mut self, ratio: f64) {
+        self.columns.iter_mut().for_each(|c| c.reserve_scaled(ratio));
     }
 
     pub fn heap_bytes(&self) -> usize {

@@ -396,13 +396,25 @@ impl<'a> Env<'a> {
                 acc.finish()
             }
             ExprKind::AggList(agg, list) => {
-                let list = self.eval(list);
-                if list.is_absent() {
+                // `sum(segments.revenue)`: aggregate the projection as it is
+                // walked instead of collecting it first.
+                let (source, access) = match &list.kind {
+                    ExprKind::Project(base, access) => (self.eval(base), Some(*access)),
+                    _ => (self.eval(list), None),
+                };
+                if source.is_absent() {
                     return Val::Absent;
                 }
                 let mut acc = Accumulator::new(*agg);
-                for el in self.elements(&list) {
-                    if acc.add(&el.body) {
+                for el in self.elements(&source) {
+                    let v = match access {
+                        Some(a) => match self.get(&el.body, a) {
+                            Val::Absent => continue,
+                            v => v,
+                        },
+                        None => el.body,
+                    };
+                    if acc.add(&v) {
                         break;
                     }
                 }
@@ -539,7 +551,7 @@ impl<'a> Env<'a> {
                 let skip = self.rule.element_fields.iter().fold(0u64, |m, f| m | super::store::field_bit(*f));
                 Elements::Rows { next: 0, end: self.data.masks.len() as u32, masks: self.data.masks, skip }
             }
-            Val::Group(g, i) => Elements::Members { rows: &self.store().graphs[g].groups[*i as usize], next: 0 },
+            Val::Group(g, i) => Elements::Members { rows: self.store().graphs[g].groups.get(*i as usize), next: 0 },
             Val::Groups(g) => Elements::Groups { graph: *g, next: 0, end: self.store().graphs[g].groups.len() as u32 },
             Val::Related { rel, from } => {
                 let store = self.store();

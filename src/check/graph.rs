@@ -6,6 +6,7 @@ use super::store::GraphIndex;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::unionfind::UnionFind;
 use std::collections::{HashMap, VecDeque};
+
 use std::sync::Arc;
 
 /// Largest component for which each member gets its own shortest cycle;
@@ -13,16 +14,21 @@ use std::sync::Arc;
 const PER_MEMBER_CYCLE_LIMIT: usize = 256;
 
 pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
-    let mut graph: DiGraph<u32, ()> = DiGraph::with_capacity(n, edges.len());
-    for i in 0..n {
-        graph.add_node(i as u32);
+    // Only nodes with both an incoming and an outgoing edge can lie on a
+    // cycle: peel the others off (repeatedly) so the SCC search runs on the
+    // cyclic core, which in a plausible dataset is tiny.
+    let core = cyclic_core(n, edges);
+    let mut local = vec![u32::MAX; n];
+    let mut graph: DiGraph<u32, ()> = DiGraph::with_capacity(core.len(), 0);
+    for &node in &core {
+        local[node as usize] = graph.add_node(node).index() as u32;
     }
     let mut self_loops = Vec::new();
     for &(from, to) in edges {
         if from == to {
             self_loops.push(from);
-        } else {
-            graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), ());
+        } else if local[from as usize] != u32::MAX && local[to as usize] != u32::MAX {
+            graph.add_edge(NodeIndex::new(local[from as usize] as usize), NodeIndex::new(local[to as usize] as usize), ());
         }
     }
     // Each member of a large component used to get its own clone of the
@@ -41,16 +47,16 @@ pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
         if component.len() <= PER_MEMBER_CYCLE_LIMIT {
             for &start in &component {
                 let cycle = shortest_cycle(&graph, start, &in_component);
-                cycle_of.insert(start.index() as u32, (cycle.into(), index));
+                cycle_of.insert(graph[start], (cycle.into(), index));
             }
         } else {
-            let start = *component.iter().min().expect("non-empty component");
+            let start = *component.iter().min_by_key(|n| graph[**n]).expect("non-empty component");
             let cycle: Arc<[u32]> = shortest_cycle(&graph, start, &in_component).into();
             for &node in &component {
-                cycle_of.insert(node.index() as u32, (Arc::clone(&cycle), index));
+                cycle_of.insert(graph[node], (Arc::clone(&cycle), index));
             }
         }
-        let mut members: Vec<u32> = component.iter().map(|n| n.index() as u32).collect();
+        let mut members: Vec<u32> = component.iter().map(|n| graph[*n]).collect();
         members.sort_unstable();
         components.push(members);
     }
@@ -65,15 +71,113 @@ pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
     for &(from, to) in edges {
         sets.union(from, to);
     }
-    let mut by_root: HashMap<u32, Vec<u32>> = HashMap::new();
-    for (i, &is_member) in member.iter().enumerate() {
-        if is_member {
-            by_root.entry(sets.find(i as u32)).or_default().push(i as u32);
+    GraphIndex { cycle_of, components, groups: Groups::new(n, member, |i| sets.find(i)) }
+}
+
+/// Weakly connected components as one flat array: the members of group i
+/// are `members[offsets[i]..offsets[i + 1]]`, sorted; groups are ordered by
+/// their first member. No allocation per group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Groups {
+    offsets: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Groups {
+    fn new(n: usize, member: &[bool], mut root: impl FnMut(u32) -> u32) -> Groups {
+        // Number groups in order of their first member, then counting-sort.
+        let mut group_of_root = vec![u32::MAX; n];
+        let mut group = vec![u32::MAX; n];
+        let mut sizes: Vec<u32> = Vec::new();
+        for i in 0..n {
+            if !member[i] {
+                continue;
+            }
+            let r = root(i as u32) as usize;
+            if group_of_root[r] == u32::MAX {
+                group_of_root[r] = sizes.len() as u32;
+                sizes.push(0);
+            }
+            group[i] = group_of_root[r];
+            sizes[group[i] as usize] += 1;
+        }
+        let mut offsets = Vec::with_capacity(sizes.len() + 1);
+        offsets.push(0u32);
+        for s in &sizes {
+            offsets.push(offsets.last().expect("non-empty") + s);
+        }
+        let mut fill: Vec<u32> = offsets[..sizes.len()].to_vec();
+        let mut members = vec![0u32; *offsets.last().expect("non-empty") as usize];
+        for (i, &g) in group.iter().enumerate() {
+            if g != u32::MAX {
+                members[fill[g as usize] as usize] = i as u32;
+                fill[g as usize] += 1;
+            }
+        }
+        Groups { offsets, members }
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> &[u32] {
+        &self.members[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+/// The nodes that have, after repeatedly removing nodes without an incoming
+/// or without an outgoing edge, both: every node on a cycle is among them.
+fn cyclic_core(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
+    let csr = |key: fn(&(u32, u32)) -> (u32, u32)| {
+        let mut offsets = vec![0u32; n + 1];
+        for e in edges {
+            offsets[key(e).0 as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut targets = vec![0u32; edges.len()];
+        for e in edges {
+            let (from, to) = key(e);
+            targets[fill[from as usize] as usize] = to;
+            fill[from as usize] += 1;
+        }
+        (offsets, targets)
+    };
+    let (out_off, out_to) = csr(|&(a, b)| (a, b));
+    let (in_off, in_from) = csr(|&(a, b)| (b, a));
+    let mut out_deg: Vec<u32> = (0..n).map(|i| out_off[i + 1] - out_off[i]).collect();
+    let mut in_deg: Vec<u32> = (0..n).map(|i| in_off[i + 1] - in_off[i]).collect();
+    let mut removed = vec![false; n];
+    let mut stack: Vec<u32> = (0..n as u32).filter(|&i| out_deg[i as usize] == 0 || in_deg[i as usize] == 0).collect();
+    while let Some(v) = stack.pop() {
+        let v = v as usize;
+        if removed[v] {
+            continue;
+        }
+        removed[v] = true;
+        for &w in &out_to[out_off[v] as usize..out_off[v + 1] as usize] {
+            let w = w as usize;
+            in_deg[w] -= 1;
+            if in_deg[w] == 0 && !removed[w] {
+                stack.push(w as u32);
+            }
+        }
+        for &u in &in_from[in_off[v] as usize..in_off[v + 1] as usize] {
+            let u = u as usize;
+            out_deg[u] -= 1;
+            if out_deg[u] == 0 && !removed[u] {
+                stack.push(u as u32);
+            }
         }
     }
-    let mut groups: Vec<Vec<u32>> = by_root.into_values().collect();
-    groups.sort_unstable_by_key(|g| g[0]);
-    GraphIndex { cycle_of, components, groups }
+    (0..n as u32).filter(|&i| !removed[i as usize]).collect()
 }
 
 /// The shortest cycle through `start` inside its component, by breadth-first
@@ -83,19 +187,19 @@ fn shortest_cycle(graph: &DiGraph<u32, ()>, start: NodeIndex, component: &std::c
     let mut queue = VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
         let mut next: Vec<NodeIndex> = graph.neighbors(node).filter(|n| component.contains(n)).collect();
-        next.sort();
+        next.sort_by_key(|n| graph[*n]);
         for succ in next {
             if succ == start {
                 let mut back = Vec::new();
                 let mut at = node;
                 while at != start {
-                    back.push(at.index() as u32);
+                    back.push(graph[at]);
                     at = parent[&at];
                 }
                 back.reverse();
-                let mut cycle = vec![start.index() as u32];
+                let mut cycle = vec![graph[start]];
                 cycle.extend(back);
-                cycle.push(start.index() as u32);
+                cycle.push(graph[start]);
                 return cycle;
             }
             if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(succ) {
@@ -104,7 +208,7 @@ fn shortest_cycle(graph: &DiGraph<u32, ()>, start: NodeIndex, component: &std::c
             }
         }
     }
-    vec![start.index() as u32]
+    vec![graph[start]]
 }
 
 #[cfg(test)]
@@ -122,7 +226,8 @@ mod tests {
         assert_eq!(g.components[g.cycle_of[&0].1 as usize], vec![0, 1, 2]);
         assert_eq!(g.components[g.cycle_of[&3].1 as usize], vec![3]);
         assert!(!g.cycle_of.contains_key(&4));
-        assert_eq!(g.groups, vec![vec![0, 1, 2, 4], vec![3], vec![5]]);
+        let groups: Vec<&[u32]> = (0..g.groups.len()).map(|i| g.groups.get(i)).collect();
+        assert_eq!(groups, vec![&[0, 1, 2, 4][..], &[3], &[5]]);
     }
 
     #[test]

@@ -234,15 +234,31 @@ pub struct Reason {
     pub detail: Option<String>,
 }
 
-/// The outcome for one non-blank input line.
+/// The outcome for one non-blank input line: 32 bytes, so a report on
+/// millions of lines stays small; its reasons are in `Report::findings`.
 #[derive(Clone, Debug)]
 pub struct LineReport {
     pub line: u32,
-    /// Byte range of the line in its input, ending included.
+    pub verdict: Verdict,
+    /// Byte range of the line in its input, ending included (after a
+    /// byte-order mark on the first line).
     pub start: u64,
     pub end: u64,
-    pub key: Option<String>,
-    pub verdict: Verdict,
+    /// While loading: the record the line became, or `NOT_JSON`. In a
+    /// report: the index of its finding in `Report::findings`, or
+    /// `NO_FINDING`.
+    slot: u32,
+}
+
+/// `LineReport::slot` of a line that is not a JSON object while loading.
+pub const NOT_JSON: u32 = u32::MAX;
+const NO_FINDING: u32 = u32::MAX;
+
+/// The reasons of one line with findings.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The record's key, when it has one.
+    pub key: Option<Box<str>>,
     pub reasons: Vec<Reason>,
 }
 
@@ -266,21 +282,22 @@ pub struct Summary {
 
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// One per non-blank input line, in input order.
     pub lines: Vec<LineReport>,
+    pub findings: Vec<Finding>,
     pub dataset: Vec<DatasetFinding>,
     pub summary: Summary,
 }
 
-/// One non-blank input line.
-#[derive(Clone, Debug)]
-pub struct LineEntry {
-    pub line: u32,
-    /// Byte range in the input, line ending included (after a byte-order
-    /// mark on the first line).
-    pub start: u64,
-    pub end: u64,
-    /// The record the line became, or the parser's message.
-    pub record: Result<u32, Box<str>>,
+impl Report {
+    /// The reasons of a line (none when it was accepted).
+    pub fn reasons(&self, line: &LineReport) -> &[Reason] {
+        self.findings.get(line.slot as usize).map_or(&[], |f| &f.reasons)
+    }
+    /// The key of a line's record, for lines with findings.
+    pub fn key(&self, line: &LineReport) -> Option<&str> {
+        self.findings.get(line.slot as usize).and_then(|f| f.key.as_deref())
+    }
 }
 
 /// One input, read: the kept columns of its records and what the
@@ -290,7 +307,10 @@ pub struct Loaded {
     pub masks: Vec<u64>,
     /// The input line of each record.
     pub record_lines: Vec<u32>,
-    pub entries: Vec<LineEntry>,
+    pub entries: Vec<LineReport>,
+    /// (index into `entries`, the parser's message) of each line that is
+    /// not a JSON object, in order.
+    pub json_errors: Vec<(u32, Box<str>)>,
     /// (record, reason) for `schema` and the rules that need no other
     /// entity, sorted by record.
     pub reasons: Vec<(u32, Reason)>,
@@ -303,7 +323,8 @@ struct Piece {
     table: columns::Table,
     masks: Vec<u64>,
     record_lines: Vec<u32>,
-    entries: Vec<LineEntry>,
+    entries: Vec<LineReport>,
+    json_errors: Vec<(u32, Box<str>)>,
     reasons: Vec<(u32, Reason)>,
 }
 
@@ -311,13 +332,27 @@ struct Piece {
 /// parsed (and checked against the record-local rules) in parallel.
 /// `spill` receives every byte read (to re-read standard input later).
 /// With `local_rules` false (a `--base` dataset) only the schema is checked.
-pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::io::Write>, local_rules: bool) -> std::io::Result<Loaded> {
+pub fn load(c: &Compiled, input: impl Read, spill: Option<&mut dyn std::io::Write>, local_rules: bool) -> std::io::Result<Loaded> {
+    load_sized(c, input, spill, local_rules, None)
+}
+
+/// [`load`], told the input's size when it is known (a file): after the
+/// first chunk the columns are sized for the whole input at once, so they
+/// never grow by doubling past what the dataset needs.
+pub fn load_sized(
+    c: &Compiled,
+    mut input: impl Read,
+    mut spill: Option<&mut dyn std::io::Write>,
+    local_rules: bool,
+    size: Option<u64>,
+) -> std::io::Result<Loaded> {
     let mut timer = Timer::new();
     let mut loaded = Loaded {
         table: c.plan.table().retain(&c.retained),
         masks: Vec::new(),
         record_lines: Vec::new(),
         entries: Vec::new(),
+        json_errors: Vec::new(),
         reasons: Vec::new(),
     };
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
@@ -365,13 +400,25 @@ pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::
             loaded.table.append(&piece.table);
             loaded.masks.extend(piece.masks);
             loaded.record_lines.extend(piece.record_lines);
+            let first_entry = loaded.entries.len() as u32;
             loaded.entries.extend(piece.entries.into_iter().map(|mut e| {
-                if let Ok(r) = &mut e.record {
-                    *r += first_record;
+                if e.slot != NOT_JSON {
+                    e.slot += first_record;
                 }
                 e
             }));
+            loaded.json_errors.extend(piece.json_errors.into_iter().map(|(i, m)| (i + first_entry, m)));
             loaded.reasons.extend(piece.reasons.into_iter().map(|(r, reason)| (r + first_record, reason)));
+        }
+        if let (Some(size), 0) = (size, base_offset) {
+            if cut > 0 && (cut as u64) < size {
+                let ratio = size as f64 / cut as f64 * 1.02;
+                loaded.table.reserve_scaled(ratio);
+                let more = |len: usize| ((len as f64) * (ratio - 1.0)) as usize;
+                loaded.masks.reserve_exact(more(loaded.masks.len()));
+                loaded.record_lines.reserve_exact(more(loaded.record_lines.len()));
+                loaded.entries.reserve_exact(more(loaded.entries.len()));
+            }
         }
         base_offset += cut as u64;
         buf.drain(..cut);
@@ -384,11 +431,24 @@ pub fn load(c: &Compiled, mut input: impl Read, mut spill: Option<&mut dyn std::
         loaded.entries.len(),
         loaded.reasons.len()
     ));
+    let entity = c.program.schema.entity(c.entity);
+    for (f, column) in entity.fields.iter().zip(&loaded.table.columns) {
+        if !matches!(column, columns::Column::Skip) {
+            timer.note(&format!("{:>24} {:>8.1} MB", f.name, column.heap_bytes() as f64 / 1e6));
+        }
+    }
     Ok(loaded)
 }
 
 fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize, usize, usize)], local_rules: bool) -> Piece {
-    let mut piece = Piece { table: c.plan.table(), masks: Vec::new(), record_lines: Vec::new(), entries: Vec::new(), reasons: Vec::new() };
+    let mut piece = Piece {
+        table: c.plan.table(),
+        masks: Vec::new(),
+        record_lines: Vec::new(),
+        entries: Vec::new(),
+        json_errors: Vec::new(),
+        reasons: Vec::new(),
+    };
     let mut scratch = reader::Scratch::default();
     for &(line, start, end, next) in lines {
         let record = match reader::read_line(&c.plan, &mut scratch, &mut piece.table, &chunk[start..end]) {
@@ -407,11 +467,15 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
                         },
                     )
                 }));
-                Ok(row)
+                row
             }
-            Err(message) => Err(message.into_boxed_str()),
+            Err(message) => {
+                piece.json_errors.push((piece.entries.len() as u32, message.into_boxed_str()));
+                NOT_JSON
+            }
         };
-        piece.entries.push(LineEntry { line, start: base_offset + start as u64, end: base_offset + next as u64, record });
+        let (start, end) = (base_offset + start as u64, base_offset + next as u64);
+        piece.entries.push(LineReport { line, verdict: Verdict::Accepted, start, end, slot: record });
     }
     if local_rules && !c.local_rules.is_empty() {
         let data = eval::Data { table: &piece.table, masks: &piece.masks, store: None };
@@ -511,42 +575,52 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     reasons.par_sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
     let mut reasons = reasons.into_iter().peekable();
     let mut summary = Summary::default();
-    let mut lines = Vec::with_capacity(candidates.entries.len());
+    // Only the key and the summary fields are read from here on.
     let entity = c.program.schema.entity(c.entity);
-    for entry in candidates.entries {
+    for (i, column) in store.table.columns.iter_mut().enumerate() {
+        if entity.key.map(|k| k.0 as usize) != Some(i) && !entity.summary.iter().any(|f| f.0 as usize == i) {
+            *column = columns::Column::Skip;
+        }
+    }
+    store.relations.clear();
+    store.graphs.clear();
+
+    let mut json_errors = candidates.json_errors.into_iter().peekable();
+    let mut findings = Vec::new();
+    let mut lines = candidates.entries;
+    for (index, entry) in lines.iter_mut().enumerate() {
         summary.read += 1;
-        let (key, found) = match entry.record {
-            Err(message) => {
-                (None, vec![Reason { rule: ReasonRule::Json, values: Map::new(), hints: Vec::new(), detail: Some(message.into()) }])
-            }
-            Ok(r) => {
-                let row = r as usize + base_rows;
-                for &f in &entity.summary {
-                    if let eval::Val::Str(v) = eval::cell(&store.table.columns[f.0 as usize], row) {
-                        let name = &entity.fields[f.0 as usize].name;
-                        *summary.tallies.entry(name.clone()).or_default().entry(v.to_string()).or_default() += 1;
-                    }
+        let (key, found) = if entry.slot == NOT_JSON {
+            let message = json_errors.next_if(|(i, _)| *i as usize == index).map(|(_, m)| m).unwrap_or_default();
+            (None, vec![Reason { rule: ReasonRule::Json, values: Map::new(), hints: Vec::new(), detail: Some(message.into()) }])
+        } else {
+            let r = entry.slot;
+            let row = r as usize + base_rows;
+            for &f in &entity.summary {
+                if let eval::Val::Str(v) = eval::cell(&store.table.columns[f.0 as usize], row) {
+                    let name = &entity.fields[f.0 as usize].name;
+                    *summary.tallies.entry(name.clone()).or_default().entry(v.to_string()).or_default() += 1;
                 }
-                let mut found = Vec::new();
-                while let Some((_, reason)) = reasons.next_if(|(rr, _)| *rr == r) {
-                    found.push(reason);
-                }
-                let key = if found.is_empty() { None } else { store.key_of(row).map(str::to_string) };
-                (key, found)
             }
+            let mut found = Vec::new();
+            while let Some((_, reason)) = reasons.next_if(|(rr, _)| *rr == r) {
+                found.push(reason);
+            }
+            let key = if found.is_empty() { None } else { store.key_of(row).map(Box::from) };
+            (key, found)
         };
         let rejected = found.iter().any(|r| match r.rule {
             ReasonRule::Json | ReasonRule::Schema(_) => true,
             ReasonRule::Rule(i) => rules[i].severity == Severity::Reject,
         });
-        let verdict = if rejected {
+        entry.verdict = if rejected {
             Verdict::Rejected
         } else if found.is_empty() {
             Verdict::Accepted
         } else {
             Verdict::Flagged
         };
-        match verdict {
+        match entry.verdict {
             Verdict::Accepted => summary.accepted += 1,
             Verdict::Flagged => summary.flagged += 1,
             Verdict::Rejected => summary.rejected += 1,
@@ -554,13 +628,18 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         for r in &found {
             *summary.findings.entry(reason_id(c, &r.rule)).or_default() += 1;
         }
-        lines.push(LineReport { line: entry.line, start: entry.start, end: entry.end, key, verdict, reasons: found });
+        entry.slot = if found.is_empty() {
+            NO_FINDING
+        } else {
+            findings.push(Finding { key, reasons: found });
+            findings.len() as u32 - 1
+        };
     }
     for d in &dataset {
         *summary.findings.entry(rules[d.rule].id.clone()).or_default() += 1;
     }
     timer.phase("verdicts");
-    Report { lines, dataset, summary }
+    Report { lines, findings, dataset, summary }
 }
 
 /// Phase timings on standard error when `SKILLC_TIMINGS` is set: what the

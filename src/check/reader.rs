@@ -85,8 +85,20 @@ pub fn read_line(plan: &Plan, scratch: &mut Scratch, table: &mut Table, bytes: &
     scratch.nodes.clear();
     scratch.stack.clear();
     scratch.text.clear();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    RecordSeed { plan, scratch: &mut *scratch }.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| describe_json_error(&e, bytes))?;
+    // sonic-rs parses (SIMD); when it refuses a line, serde_json gives the
+    // message, which is the one users know.
+    let mut de = sonic_rs::Deserializer::from_slice(bytes);
+    let parsed = RecordSeed { plan, scratch: &mut *scratch }.deserialize(&mut de).and_then(|()| de.end());
+    if let Err(fast) = parsed {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let mut spare = Scratch::default();
+        spare.top.resize(plan.fields.len(), V::Missing);
+        let slow = RecordSeed { plan, scratch: &mut spare }.deserialize(&mut de).and_then(|()| de.end());
+        return Err(match slow {
+            Err(e) => describe_json_error(&e, bytes),
+            Ok(()) => fast.to_string(),
+        });
+    }
     let mut failures = Vec::new();
     for (i, (ty, optional, _)) in plan.fields.iter().enumerate() {
         let column = &mut table.columns[i];

@@ -56,7 +56,7 @@ pub struct GraphIndex {
     /// The strongly connected components that hold a cycle, each sorted.
     pub components: Vec<Vec<u32>>,
     /// The weakly connected components, each a sorted list of records.
-    pub groups: Vec<Vec<u32>>,
+    pub groups: super::graph::Groups,
 }
 
 /// Counts the rows holding each value of one column: for keys and
@@ -91,13 +91,20 @@ impl ValueIndex {
         }
     }
 
-    pub fn build(column: &Column, rows: usize) -> ValueIndex {
+    /// Indexes a column; also returns, per row, the first row holding the
+    /// same value (u32::MAX for an absent one), so counts per row need no
+    /// second lookup.
+    pub fn build(column: &Column, rows: usize) -> (ValueIndex, Vec<u32>) {
         let mut index = ValueIndex::default();
-        for row in 0..rows {
+        let mut first = vec![u32::MAX; rows];
+        for (row, first) in first.iter_mut().enumerate() {
             let Some(c) = cell(column, row) else { continue };
             let h = index.hash(&c);
             match index.table.find_mut(h, |&(r, _)| cell(column, r as usize).as_ref() == Some(&c)) {
-                Some(entry) => entry.1 += 1,
+                Some(entry) => {
+                    entry.1 += 1;
+                    *first = entry.0;
+                }
                 None => {
                     let hasher = index.hasher.clone();
                     index.table.insert_unique(h, (row as u32, 1), |&(r, _)| match cell(column, r as usize) {
@@ -105,10 +112,11 @@ impl ValueIndex {
                         Some(Cell::Number(n)) => hasher.hash_one(n),
                         None => 0,
                     });
+                    *first = row as u32;
                 }
             }
         }
-        index
+        (index, first)
     }
 
     fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
@@ -131,6 +139,8 @@ pub struct Store {
     pub member: Vec<bool>,
     /// The rows of each key held by more than one row.
     duplicates: HashMap<String, Vec<u32>>,
+    /// Per row: how many rows hold its key (0 without one).
+    key_counts: Vec<u32>,
     pub relations: HashMap<RelationId, RelationIndex>,
     pub graphs: HashMap<GraphId, GraphIndex>,
     /// For `unique(field)`.
@@ -144,9 +154,9 @@ pub fn field_bit(f: FieldId) -> u64 {
 impl Store {
     pub fn new(table: Table, masks: Vec<u64>, lines: Vec<u32>, key: Option<FieldId>) -> Store {
         let rows = table.rows;
-        let keys = match key {
+        let (keys, first) = match key {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
-            None => ValueIndex::default(),
+            None => (ValueIndex::default(), vec![u32::MAX; rows]),
         };
         let mut store = Store {
             table,
@@ -157,11 +167,21 @@ impl Store {
             keys,
             member: Vec::new(),
             duplicates: HashMap::new(),
+            key_counts: Vec::new(),
             relations: HashMap::new(),
             graphs: HashMap::new(),
             values: HashMap::new(),
         };
-        let counts: Vec<u32> = (0..rows).map(|r| store.key_count_of(r)).collect();
+        // Count rows per key through each row's first row: one lookup per
+        // distinct key, none per row.
+        let mut count_at_first = vec![0u32; rows];
+        for &f in &first {
+            if f != u32::MAX {
+                count_at_first[f as usize] += 1;
+            }
+        }
+        let counts: Vec<u32> = first.iter().map(|&f| if f == u32::MAX { 0 } else { count_at_first[f as usize] }).collect();
+        store.key_counts = counts.clone();
         store.member = (0..rows).map(|r| store.masks[r] == 0 && counts[r] == 1).collect();
         for (r, &n) in counts.iter().enumerate() {
             if n > 1 {
@@ -180,13 +200,6 @@ impl Store {
         match &self.table.columns[self.key?.0 as usize] {
             Column::Str(s) => s.get(row),
             _ => None,
-        }
-    }
-
-    fn key_count_of(&self, row: usize) -> u32 {
-        match self.key_of(row) {
-            Some(k) => self.key_rows(k).map_or(0, |(_, n)| n),
-            None => 0,
         }
     }
 
@@ -220,7 +233,10 @@ impl Store {
     pub fn value_count(&self, field: FieldId, row: usize) -> Option<u32> {
         let column = &self.table.columns[field.0 as usize];
         let c = cell(column, row)?;
-        let index = if Some(field) == self.key { &self.keys } else { self.values.get(&field)? };
+        if Some(field) == self.key {
+            return Some(self.key_counts[row]).filter(|&n| n > 0);
+        }
+        let index = self.values.get(&field)?;
         index.find(column, c).map(|(_, n)| n)
     }
 
@@ -229,7 +245,7 @@ impl Store {
         let n = self.rows();
         for &f in unique {
             if Some(f) != self.key {
-                self.values.insert(f, ValueIndex::build(&self.table.columns[f.0 as usize], n));
+                self.values.insert(f, ValueIndex::build(&self.table.columns[f.0 as usize], n).0);
             }
         }
         let mut forwards: Vec<RelationId> = used_relations.iter().map(|&r| schema.forward(r).0).collect();
@@ -263,6 +279,10 @@ impl Store {
             let rel = schema.graph(g).relation;
             let index = super::graph::analyse(n, &self.member, &self.relations[&rel].pairs);
             self.graphs.insert(g, index);
+        }
+        // The edge list served the graphs; the adjacency remains.
+        for index in self.relations.values_mut() {
+            index.pairs = Vec::new();
         }
     }
 }

@@ -70,11 +70,11 @@ fn rule_fields(p: &Program, rule: &Rule, out: &mut Map<String, Value>) {
 /// line per dataset finding, then one `summary` line.
 pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
     for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
-        let reasons: Vec<Value> = line.reasons.iter().map(|r| reason_json(c, line.line, r)).collect();
+        let reasons: Vec<Value> = report.reasons(line).iter().map(|r| reason_json(c, line.line, r)).collect();
         let value = json!({
             "type": "entity",
             "version": OUTPUT_VERSION,
-            "entity": line.key,
+            "entity": report.key(line),
             "line": line.line,
             "verdict": line.verdict.as_str(),
             "reasons": reasons,
@@ -137,8 +137,8 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
     let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
     for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
-        let visible: Vec<&Reason> = line
-            .reasons
+        let visible: Vec<&Reason> = report
+            .reasons(line)
             .iter()
             .filter(|r| {
                 let id = crate::check::reason_id(c, &r.rule);
@@ -155,7 +155,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
         if visible.is_empty() {
             continue;
         }
-        out.push_str(&header(line, &style));
+        out.push_str(&header(line, report.key(line), &style));
         for r in visible {
             out.push_str(&reason_text(c, line.line, r, &style));
         }
@@ -193,13 +193,13 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     out
 }
 
-fn header(line: &LineReport, style: &Style) -> String {
+fn header(line: &LineReport, key: Option<&str>, style: &Style) -> String {
     let verdict = match line.verdict {
         Verdict::Rejected => style.paint("1;31", "rejected"),
         Verdict::Flagged => style.paint("1;33", "flagged"),
         Verdict::Accepted => "accepted".into(),
     };
-    match &line.key {
+    match key {
         Some(k) => format!("line {}: {verdict} `{k}`\n", line.line),
         None => format!("line {}: {verdict}\n", line.line),
     }
