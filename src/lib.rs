@@ -5,12 +5,18 @@
 //! [`skill`] (files, frontmatter, Markdown blocks) → [`syntax`] (expression
 //! AST) → [`ir`] (schema, resolution, types, classification) → [`check`]
 //! (compiled evaluator over a dataset) → [`report`] (text and JSON Lines).
-//! [`diagnostic`] and [`source`] are shared by every stage.
+//! [`examples`] runs the example companies of skill files through `check`;
+//! [`lint`] is `skillc lint` and `skillc test`.
+//! [`diagnostic`] and [`source`] are shared by every stage; [`lsp`] is the
+//! language server, a thin layer over `ir` and `examples`.
 
 pub mod check;
 pub mod diagnostic;
 pub mod embedded;
+pub mod examples;
 pub mod ir;
+pub mod lint;
+pub mod lsp;
 pub mod report;
 pub mod skill;
 pub mod source;

@@ -21,14 +21,34 @@ enum Format {
     Json,
 }
 
+/// How `lint` and `test` write diagnostics.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum LintFormat {
+    /// Source snippets on standard error
+    Text,
+    /// JSON Lines on standard output
+    Json,
+    /// One SARIF 2.1.0 log on standard output
+    Sarif,
+    /// GitHub Actions workflow commands (annotations) on standard output
+    Github,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Compile skill files and report every problem (the pre-commit hook)
+    /// Compile skill files, run their examples, and report every problem (the pre-commit hook)
     Lint {
-        /// Skill folders or files (default: ./skills)
+        /// Skill folders or files (default: ./skills); a SKILL.md is compiled with its sibling skills
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
-        format: Format,
+        format: LintFormat,
+    },
+    /// Run the examples of skill files: every ```jsonl example block
+    Test {
+        /// Skill folders or files (default: ./skills); a SKILL.md is compiled with its sibling skills
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: LintFormat,
     },
     /// List the compiled rules
     Rules {
@@ -44,15 +64,19 @@ enum Command {
         /// A code such as `unknown-field`; without one, list every code
         code: Option<String>,
     },
+    /// Serve the Language Server Protocol on stdin/stdout (docs/editors.md)
+    Lsp,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Lint { paths, format } => lint(paths, format),
+        Command::Lint { paths, format } => lint(paths, format, false),
+        Command::Test { paths, format } => lint(paths, format, true),
         Command::Rules { paths, format } => rules(paths, format),
         Command::Check(args) => skillc::check::cli::run(args),
         Command::Explain { code } => explain(code),
+        Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -83,22 +107,45 @@ fn print_diagnostics(db: &skillc::source::SourceDb, diags: &[Diagnostic], format
     result.map_err(|e| e.to_string())
 }
 
-fn lint(paths: Vec<PathBuf>, format: Format) -> Result<u8, String> {
-    let (program, diags) = skillc::compile_paths(&default_paths(paths));
-    print_diagnostics(&program.db, &diags, format)?;
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `lint` and `test`: the same diagnostics; `test` sums up the examples.
+fn lint(paths: Vec<PathBuf>, format: LintFormat, test: bool) -> Result<u8, String> {
+    let lint = skillc::lint::lint_paths(&default_paths(paths));
+    let (db, diags) = (&lint.program.db, &lint.diagnostics);
+    let written = match format {
+        LintFormat::Text => std::io::stderr().write_all(diagnostic::render_terminal(db, diags, std::io::stderr().is_terminal()).as_bytes()),
+        LintFormat::Json => std::io::stdout().write_all(diagnostic::render_json(db, diags).as_bytes()),
+        LintFormat::Sarif => std::io::stdout().write_all(diagnostic::render_sarif(db, diags).as_bytes()),
+        LintFormat::Github => std::io::stdout().write_all(diagnostic::render_github(db, diags).as_bytes()),
+    };
+    written.map_err(|e| e.to_string())?;
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    if format == Format::Text {
+    if format == LintFormat::Text {
         let warnings = diags.len() - errors;
-        let files = program.db.files().count();
-        eprintln!(
-            "{} file{} checked: {errors} error{}, {warnings} warning{}, {} rule{} compiled",
-            files,
-            if files == 1 { "" } else { "s" },
-            if errors == 1 { "" } else { "s" },
-            if warnings == 1 { "" } else { "s" },
-            program.rules.len(),
-            if program.rules.len() == 1 { "" } else { "s" }
-        );
+        let ex = &lint.examples;
+        let examples = format!("{} ({})", plural(ex.examples, "example"), plural(ex.lines, "company").replace("companys", "companies"));
+        if test {
+            let verdict = if errors > 0 && ex.examples == 0 {
+                "not run: the skills have errors".to_string()
+            } else if ex.failed == 0 {
+                "all hold".to_string()
+            } else {
+                format!("{} failed", plural(ex.failed, "line"))
+            };
+            eprintln!("{examples} in {}: {verdict}", plural(lint.files, "file"));
+        } else {
+            let rules = lint.program.rules.len();
+            eprintln!(
+                "{} checked: {}, {}, {} compiled, {examples} run",
+                plural(lint.files, "file"),
+                plural(errors, "error"),
+                plural(warnings, "warning"),
+                plural(rules, "rule")
+            );
+        }
     }
     Ok(if errors > 0 { 2 } else { 0 })
 }

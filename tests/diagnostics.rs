@@ -3,7 +3,7 @@
 //! under `tests/snapshots/`.
 //!
 //! A fixture is the folder `tests/fixtures/diagnostics/<code>/`: the skill
-//! folders below it are compiled together with `skillc::compile_paths`, or,
+//! folders below it are linted together with `skillc::lint::lint_paths`, or,
 //! when the folder holds a `paths.txt`, the paths listed there (relative to
 //! the folder). Every fixture must produce at least one diagnostic of its
 //! code.
@@ -38,9 +38,11 @@ fn fixture_paths(code: &str) -> Vec<PathBuf> {
     }
 }
 
-/// Compiles a fixture and renders its diagnostics both ways.
+/// Lints a fixture (compiles it and, when it compiles, runs its examples,
+/// like `skillc lint`) and renders its diagnostics both ways.
 fn render(code: &str) -> String {
-    let (program, diags) = skillc::compile_paths(&fixture_paths(code));
+    let lint = skillc::lint::lint_paths(&fixture_paths(code));
+    let (program, diags) = (lint.program, lint.diagnostics);
     assert!(
         diags.iter().any(|d| d.code.as_str() == code),
         "fixture `{code}` does not produce `{code}`; it produced {:?}",
@@ -108,6 +110,8 @@ fixtures! {
     table_duplicate => "table-duplicate",
     table_invalid => "table-invalid",
     name_conflict => "name-conflict",
+    example_invalid => "example-invalid",
+    example_failed => "example-failed",
 }
 
 #[test]

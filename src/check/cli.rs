@@ -66,9 +66,11 @@ fn open_dataset(path: &Path) -> Result<File, String> {
 }
 
 pub fn run(args: CheckArgs) -> Result<u8, String> {
-    if let Some(n) = args.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().map_err(|e| e.to_string())?;
-    }
+    // Workers parse lines: 16 MiB stacks, because a line nested to the JSON
+    // parser's depth limit overflowed rayon's default 2 MiB in a debug build
+    // (tests/hostile_data.rs `deep_nesting_is_a_json_rejection`).
+    let threads = args.threads.map_or(0, |n| n.max(1)); // 0: one per core
+    rayon::ThreadPoolBuilder::new().num_threads(threads).stack_size(16 << 20).build_global().map_err(|e| e.to_string())?;
     let (program, diags) = load_skills(&args.skills)?;
     if diags.iter().any(Diagnostic::is_error) {
         let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();

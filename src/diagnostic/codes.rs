@@ -68,4 +68,6 @@ codes! {
     TableDuplicate = "table-duplicate": "two ```table blocks share a name, or a table repeats a key";
     TableInvalid = "table-invalid": "a table mixes value types or is empty";
     NameConflict = "name-conflict": "a table, collection or binding shadows another name";
+    ExampleInvalid = "example-invalid": "an example block is malformed: its info string (```jsonl example pass, fail or flag, then rule ids), a rule id it names, or a line that is not one JSON object";
+    ExampleFailed = "example-failed": "an example company's outcome differs from what its block expects: the rule or the example is wrong";
 }

@@ -4,9 +4,11 @@
 //! JSON Lines and language-server outputs are pure functions over them.
 //! Message style: lower case, no trailing period, user input in backticks.
 
+mod ci;
 mod codes;
 mod render;
 
+pub use ci::{file_uri, render_github, render_sarif};
 pub use codes::Code;
 pub use render::{render_json, render_terminal, to_json, JsonDiagnostic};
 

@@ -48,7 +48,8 @@ pub struct Lowerer<'a> {
     pub var_names: Vec<String>,
 }
 
-const FUNCTIONS: &[&str] =
+/// The built-in functions and aggregates, for messages and editor completion.
+pub const FUNCTIONS: &[&str] =
     &["sum", "count", "min", "max", "mean", "any", "all", "share", "abs", "current_year", "len", "unique", "in_cycle", "groups", "keys"];
 
 fn err(kind: ExprKind, span: Span) -> Expr {

@@ -119,6 +119,34 @@ pub struct Program {
     pub tables: Vec<Table>,
     pub regexes: Vec<(String, Span)>,
     pub rules: Vec<Rule>,
+    /// The well-formed ```jsonl example blocks, in file order; run by
+    /// [`crate::examples`], never by `check`.
+    pub examples: Vec<Example>,
+}
+
+/// A rule an example names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExampleRule {
+    /// The built-in `schema` check.
+    Schema,
+    /// A compiled rule, by index into `Program::rules`.
+    Rule(usize),
+}
+
+/// An example block: companies (one JSON object a line) that must pass, or
+/// fail the named rules. Its lines form one small dataset.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub file: FileId,
+    /// The whole block, fences included.
+    pub span: Span,
+    pub verdict: skill::ExampleVerdict,
+    /// The `pass`, `fail` or `flag` word of the info string.
+    pub verdict_span: Span,
+    /// The rules of the info string, resolved, with the spans of their ids.
+    pub rules: Vec<(ExampleRule, Span)>,
+    /// The non-blank lines, each a JSON object, with their spans.
+    pub lines: Vec<(Span, String)>,
 }
 
 impl Program {
@@ -240,7 +268,8 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
                 None
             }
         };
-        if let (Some((_, span)), true) = (&s.frontmatter.applies_to, s.blocks.is_empty()) {
+        let compiled_blocks = s.blocks.iter().filter(|b| !matches!(b.kind, BlockKind::Example { .. })).count();
+        if let (Some((_, span)), 0) = (&s.frontmatter.applies_to, compiled_blocks) {
             diags.push(Diagnostic::warning(
                 Code::NoRules,
                 *span,
@@ -360,8 +389,109 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             });
         }
     }
+    // 4. Examples: kept when their info string and every line are well
+    // formed (`skill::read` reported the others) and their rules resolve.
+    // An id that does not resolve is reported only when the rest of its
+    // file compiled: a rule that failed (a duplicate id, say) would
+    // otherwise draw a second error at each of its examples.
+    let failed_files: Vec<FileId> =
+        diags.iter().filter(|d| d.is_error() && d.code != Code::ExampleInvalid).map(|d| d.primary.span.file).collect();
+    let mut examples = Vec::new();
+    for s in &skills {
+        for block in &s.blocks {
+            let BlockKind::Example { expectation: Ok(e) } = &block.kind else { continue };
+            let lines = block.lines();
+            if lines.is_empty() || lines.iter().any(|(_, l)| skill::not_a_json_object(l).is_some()) {
+                continue;
+            }
+            let mut found = Vec::new();
+            let resolved = resolve_example(e, &rules, &seen, &mut found);
+            if !failed_files.contains(&s.file) {
+                diags.append(&mut found);
+            }
+            let Some(named) = resolved else { continue };
+            examples.push(Example {
+                file: s.file,
+                span: block.span,
+                verdict: e.verdict,
+                verdict_span: e.verdict_span,
+                rules: named,
+                lines: lines.into_iter().map(|(span, l)| (span, l.to_string())).collect(),
+            });
+        }
+    }
     crate::diagnostic::sort(&mut diags);
-    (Program { db, schema, tables, regexes, rules }, diags)
+    (Program { db, schema, tables, regexes, rules, examples }, diags)
+}
+
+/// Resolves the rule ids an example names and checks that its verdict fits
+/// them; `None` when it does not (after reporting why, unless a named rule
+/// was declared but failed to compile: its own error says enough).
+fn resolve_example(
+    e: &skill::Expectation,
+    rules: &[Rule],
+    declared: &HashMap<String, Span>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<(ExampleRule, Span)>> {
+    let mut named = Vec::new();
+    let mut ok = true;
+    for (id, span) in &e.rules {
+        if id == "schema" {
+            named.push((ExampleRule::Schema, *span));
+        } else if let Some(i) = rules.iter().position(|r| r.id == *id) {
+            named.push((ExampleRule::Rule(i), *span));
+        } else {
+            ok = false;
+            if declared.contains_key(id) {
+                continue;
+            }
+            let mut d = Diagnostic::error(Code::ExampleInvalid, *span, format!("this example names `{id}`, which is not a rule"));
+            if let Some(h) = crate::diagnostic::did_you_mean(id, declared.keys().map(String::as_str).chain(["schema"])) {
+                d = d.with_help(h);
+            }
+            diags.push(d);
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let rejects = |n: &ExampleRule| match n {
+        ExampleRule::Schema => true,
+        ExampleRule::Rule(i) => rules[*i].severity == Severity::Reject,
+    };
+    match e.verdict {
+        skill::ExampleVerdict::Pass => {}
+        skill::ExampleVerdict::Fail if !named.iter().any(|(n, _)| rejects(n)) => {
+            diags.push(
+                Diagnostic::error(
+                    Code::ExampleInvalid,
+                    e.verdict_span,
+                    "every rule this example names flags (it is under a `Plausibility` heading), so its companies are kept, not rejected",
+                )
+                .with_help("write `flag` instead of `fail`"),
+            );
+            return None;
+        }
+        skill::ExampleVerdict::Fail => {}
+        skill::ExampleVerdict::Flag => {
+            if let Some((n, span)) = named.iter().find(|(n, _)| rejects(n)) {
+                let id = match n {
+                    ExampleRule::Schema => "schema",
+                    ExampleRule::Rule(i) => rules[*i].id.as_str(),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        Code::ExampleInvalid,
+                        *span,
+                        format!("`{id}` rejects, so a company that breaks it is rejected, not flagged"),
+                    )
+                    .with_help("write `fail` instead of `flag`"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(named)
 }
 
 fn table(
@@ -374,8 +504,12 @@ fn table(
     use syntax::ast::ExprKind as A;
     let mut out: Vec<(String, TableValue)> = Vec::new();
     let mut ty: Option<Ty> = None;
+    // Keys seen so far. A scan of `out` per entry made a 100,000-entry table
+    // take 44 s to compile (tests/hostile_skills.rs
+    // `a_table_of_100k_entries_compiles_in_linear_time`).
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for entry in entries {
-        if out.iter().any(|(k, _)| *k == entry.key.text) {
+        if seen.contains(&entry.key.text) {
             diags.push(Diagnostic::error(
                 Code::TableDuplicate,
                 entry.key.span,
@@ -409,6 +543,7 @@ fn table(
             }
             _ => ty = Some(value_ty),
         }
+        seen.insert(entry.key.text.clone());
         out.push((entry.key.text, value));
     }
     let Some(ty) = ty else {

@@ -13,6 +13,49 @@ pub enum BlockKind {
     Entity { name: Option<(String, Span)> },
     /// ```table <name>
     Table { name: Option<(String, Span)> },
+    /// ```jsonl example pass|fail|flag [rule ids]: example companies, one
+    /// JSON object per line; the expectation, or why the info string is
+    /// malformed (reported by [`crate::skill::read`]).
+    Example { expectation: Result<Expectation, ExampleError> },
+}
+
+/// What an example block expects of its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExampleVerdict {
+    /// Every line is accepted with no finding.
+    Pass,
+    /// Lines are rejected by the named rules.
+    Fail,
+    /// Lines are kept but flagged by the named (plausibility) rules.
+    Flag,
+}
+
+impl ExampleVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExampleVerdict::Pass => "pass",
+            ExampleVerdict::Fail => "fail",
+            ExampleVerdict::Flag => "flag",
+        }
+    }
+}
+
+/// The info string of an example block, read: ```jsonl example fail a b.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    pub verdict: ExampleVerdict,
+    /// The `pass`, `fail` or `flag` word.
+    pub verdict_span: Span,
+    /// The rule ids named after the verdict, with their spans.
+    pub rules: Vec<(String, Span)>,
+}
+
+/// A malformed example info string: where, what, and what to write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExampleError {
+    pub span: Span,
+    pub message: String,
+    pub help: Option<String>,
 }
 
 /// Maps offsets in a block's content back to offsets in the file: the
@@ -59,6 +102,22 @@ impl Block {
         let start = self.map.to_file(range.start);
         let end = if range.end > range.start { self.map.to_file(range.end - 1) + 1 } else { start };
         Span::new(self.file, start, end.max(start))
+    }
+
+    /// The non-blank lines of the content, each with its span in the file
+    /// (line ending and surrounding whitespace excluded).
+    pub fn lines(&self) -> Vec<(Span, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for line in self.content.split_inclusive('\n') {
+            let trimmed = line.trim();
+            if !trimmed.is_empty() {
+                let lead = line.len() - line.trim_start().len();
+                out.push((self.span_of(start + lead..start + lead + trimmed.len()), trimmed));
+            }
+            start += line.len();
+        }
+        out
     }
 }
 
@@ -193,28 +252,99 @@ pub fn extract(file: FileId, text: &str, base: usize) -> Vec<Block> {
     blocks
 }
 
-/// Reads a fence's info string: `rule <id>`, `entity <name>`, `table <name>`.
-fn classify(file: FileId, text: &str, info: &str, range: std::ops::Range<usize>) -> Option<BlockKind> {
-    let mut words = info.split_whitespace();
-    let first = words.next()?;
-    let second = words.next();
-    // Locate the second word on the fence line for its span.
-    let fence_line_end = text[range.clone()].find('\n').map_or(range.end, |i| range.start + i);
-    let fence_line = &text[range.start..fence_line_end];
-    let word_span = |word: &str| -> Span {
-        let after_first = fence_line.find(first).map_or(0, |i| i + first.len());
-        match fence_line[after_first..].find(word) {
-            Some(i) => Span::new(file, range.start + after_first + i, range.start + after_first + i + word.len()),
-            None => Span::new(file, range.start, fence_line_end),
+/// The words of a fence's info string, with their byte offsets in `text`.
+fn info_words(text: &str, range: std::ops::Range<usize>) -> Vec<(&str, usize)> {
+    let line_end = text[range.clone()].find('\n').map_or(range.end, |i| range.start + i);
+    let line = &text[range.start..line_end];
+    // Skip what comes before the fence (indentation, `>` of a quote) and
+    // the fence itself (``` or ~~~, any length).
+    let fence_at = line.find(['`', '~']).unwrap_or(line.len());
+    let fence_char = line[fence_at..].chars().next().unwrap_or('`');
+    let info_start = line.len() - line[fence_at..].trim_start_matches(fence_char).len();
+    let mut words = Vec::new();
+    let mut word_start = None;
+    for (i, c) in line[info_start..].char_indices().chain(std::iter::once((line.len() - info_start, ' '))) {
+        match (c.is_whitespace(), word_start) {
+            (false, None) => word_start = Some(i),
+            (true, Some(s)) => {
+                words.push((&line[info_start + s..info_start + i], range.start + info_start + s));
+                word_start = None;
+            }
+            _ => {}
         }
-    };
-    let named = second.map(|w| (w.to_string(), word_span(w)));
+    }
+    words
+}
+
+/// Reads a fence's info string: `rule <id>`, `entity <name>`, `table <name>`,
+/// `jsonl example <verdict> <ids>`.
+fn classify(file: FileId, text: &str, info: &str, range: std::ops::Range<usize>) -> Option<BlockKind> {
+    let mut info_words_read = info.split_whitespace();
+    let first = info_words_read.next()?;
+    let second = info_words_read.next();
+    let words = info_words(text, range.clone());
+    let span = |(word, at): (&str, usize)| Span::new(file, at, at + word.len());
+    let fence = Span::new(file, range.start, text[range.clone()].find('\n').map_or(range.end, |i| range.start + i));
+    // The name as pulldown-cmark read it (escapes resolved), located on the
+    // fence line.
+    let named = || second.map(|w| (w.to_string(), words.get(1).map_or(fence, |&word| span(word))));
     match first {
-        "rule" => Some(BlockKind::Rule { id: named }),
-        "entity" => Some(BlockKind::Entity { name: named }),
-        "table" => Some(BlockKind::Table { name: named }),
+        "rule" => Some(BlockKind::Rule { id: named() }),
+        "entity" => Some(BlockKind::Entity { name: named() }),
+        "table" => Some(BlockKind::Table { name: named() }),
+        "jsonl" if second == Some("example") => {
+            let example_span = words.get(1).map_or(fence, |&w| span(w));
+            Some(BlockKind::Example { expectation: expectation(&words[words.len().min(2)..], example_span, &span) })
+        }
         _ => None,
     }
+}
+
+/// Reads `pass|fail|flag <rule ids>` (the words after `jsonl example`).
+fn expectation(words: &[(&str, usize)], example_span: Span, span: &dyn Fn((&str, usize)) -> Span) -> Result<Expectation, ExampleError> {
+    let usage = "write ```jsonl example pass, or ```jsonl example fail <rule ids>, or ```jsonl example flag <rule ids>";
+    let Some(&verdict_word) = words.first() else {
+        return Err(ExampleError {
+            span: example_span,
+            message: "an example block needs `pass`, `fail` or `flag` after `example`".into(),
+            help: Some(usage.into()),
+        });
+    };
+    let verdict = match verdict_word.0 {
+        "pass" => ExampleVerdict::Pass,
+        "fail" => ExampleVerdict::Fail,
+        "flag" => ExampleVerdict::Flag,
+        other => {
+            let help = crate::diagnostic::did_you_mean(other, ["pass", "fail", "flag"]).unwrap_or_else(|| usage.into());
+            return Err(ExampleError {
+                span: span(verdict_word),
+                message: format!("`{other}` is not an example verdict: expected `pass`, `fail` or `flag`"),
+                help: Some(help),
+            });
+        }
+    };
+    let mut rules: Vec<(String, Span)> = Vec::new();
+    for &word in &words[1..] {
+        if word.0 == "json" {
+            return Err(ExampleError {
+                span: span(word),
+                message: "an example cannot expect `json`: every example line must be a JSON object".into(),
+                help: None,
+            });
+        }
+        if rules.iter().any(|(r, _)| r == word.0) {
+            return Err(ExampleError { span: span(word), message: format!("rule `{}` is named twice", word.0), help: None });
+        }
+        rules.push((word.0.to_string(), span(word)));
+    }
+    if verdict != ExampleVerdict::Pass && rules.is_empty() {
+        return Err(ExampleError {
+            span: span(verdict_word),
+            message: format!("`{}` needs the ids of the rules the example breaks", verdict.as_str()),
+            help: Some(format!("like ```jsonl example {} saas-gross-margin", verdict.as_str())),
+        });
+    }
+    Ok(Expectation { verdict, verdict_span: span(verdict_word), rules })
 }
 
 #[cfg(test)]
@@ -244,6 +374,36 @@ mod tests {
         let b = blocks(md);
         assert_eq!(b[0].message, "Big SaaS has `staff`.");
         assert!(b[0].plausibility);
+    }
+
+    #[test]
+    fn example_info_strings() {
+        let md = "- Rule.\n  ```jsonl example fail a b\n  {\"id\":\"x\"}\n\n  {\"id\":\"y\"}\n  ```\n\n```jsonl\n{}\n```\n\n~~~jsonl example flag\n{}\n~~~\n";
+        let b = blocks(md);
+        assert_eq!(b.len(), 2, "a plain ```jsonl block is prose");
+        let BlockKind::Example { expectation: Ok(e) } = &b[0].kind else { panic!("{:?}", b[0].kind) };
+        assert_eq!(e.verdict, ExampleVerdict::Fail);
+        assert_eq!(&md[e.verdict_span.range()], "fail");
+        let ids: Vec<&str> = e
+            .rules
+            .iter()
+            .map(|(id, s)| {
+                assert_eq!(&md[s.range()], id);
+                id.as_str()
+            })
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        let lines: Vec<&str> = b[0]
+            .lines()
+            .into_iter()
+            .map(|(s, l)| {
+                assert_eq!(&md[s.range()], l);
+                l
+            })
+            .collect();
+        assert_eq!(lines, ["{\"id\":\"x\"}", "{\"id\":\"y\"}"]);
+        let BlockKind::Example { expectation: Err(e) } = &b[1].kind else { panic!("{:?}", b[1].kind) };
+        assert_eq!(&md[e.span.range()], "flag");
     }
 
     #[test]

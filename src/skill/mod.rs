@@ -5,7 +5,7 @@ pub mod frontmatter;
 pub mod markdown;
 mod yaml;
 
-pub use markdown::{Block, BlockKind};
+pub use markdown::{Block, BlockKind, ExampleVerdict, Expectation};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceDb, Span};
@@ -29,7 +29,47 @@ pub fn read(db: &SourceDb, file: FileId, diags: &mut Vec<Diagnostic>) -> SkillFi
     };
     let (frontmatter, body_start) = frontmatter::check(file, &source.text, folder, diags);
     let blocks = markdown::extract(file, &source.text, body_start);
+    for block in &blocks {
+        check_example(block, diags);
+    }
     SkillFile { file, frontmatter, blocks }
+}
+
+/// What can be checked of an example block without the program: its info
+/// string, and that every line is one JSON object.
+fn check_example(block: &Block, diags: &mut Vec<Diagnostic>) {
+    let BlockKind::Example { expectation } = &block.kind else { return };
+    if let Err(e) = expectation {
+        let mut d = Diagnostic::error(Code::ExampleInvalid, e.span, e.message.clone());
+        if let Some(help) = &e.help {
+            d = d.with_help(help.clone());
+        }
+        diags.push(d);
+    }
+    let lines = block.lines();
+    if lines.is_empty() {
+        diags.push(
+            Diagnostic::error(Code::ExampleInvalid, block.span, "this example block holds no company")
+                .with_help("write one JSON object per line"),
+        );
+    }
+    for (span, line) in lines {
+        if let Some(why) = not_a_json_object(line) {
+            diags.push(
+                Diagnostic::error(Code::ExampleInvalid, span, format!("this example line is not a JSON object: {why}"))
+                    .with_help("write exactly one JSON object on each line of an example"),
+            );
+        }
+    }
+}
+
+/// Why `line` is not one JSON object, if it is not.
+pub fn not_a_json_object(line: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(_)) => None,
+        Ok(_) => Some("a JSON value, but not an object".into()),
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 /// Where a skill file comes from: disk, or text already in memory (the
@@ -63,7 +103,7 @@ pub fn discover(paths: &[PathBuf], db: &mut SourceDb, diags: &mut Vec<Diagnostic
 
 /// Every `SKILL.md` below `dir`, without following symbolic links and
 /// without recursion (a deep tree cannot overflow the stack).
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+pub fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };

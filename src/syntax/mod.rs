@@ -21,6 +21,55 @@ struct Grammar;
 pub const MAX_DEPTH: usize = 64;
 pub const MAX_TREE_DEPTH: usize = 256;
 
+/// The parser's step budget for one block: [`PARSE_STEPS_BASE`] plus
+/// [`PARSE_STEPS_PER_BYTE`] per byte of the block. pest backtracks without
+/// memoising, and some nestings make it re-parse the same text once per
+/// alternative at every level: `[a in [a in [… 1 …]]]` (a list filter
+/// tried, then the list) and `x in (x in (… 1 …))` (a range tried, then
+/// the parenthesised expression) doubled their parse time per level, so
+/// 20 levels, well inside [`MAX_DEPTH`], hung the compiler; so did nested
+/// `x ∈ [y ∈ [… ∈ [` (a range tried, then a list). Found by probing the
+/// grammar and by the `expr` fuzz target (tests/hostile_skills.rs
+/// `backtracking_nested_list_filters_hit_the_step_budget`,
+/// `expr_fuzz_timeout_nested_in_ranges_hit_the_step_budget`). Ordinary rules
+/// take 20 to 150 steps a byte, tables about 4; a block past its budget is
+/// `too-deep`.
+pub const PARSE_STEPS_BASE: usize = 1_000_000;
+pub const PARSE_STEPS_PER_BYTE: usize = 64;
+
+/// The largest ```rule or ```entity block, and the largest ```table block.
+/// pest parses a rule at about a megabyte a second (a release build; a
+/// flat set of a million strings, 10 MB, took 20 s and 3 GB), so a bigger
+/// block is refused as `too-deep` before it is parsed. Tables parse about
+/// ten times faster.
+pub const MAX_BLOCK_BYTES: usize = 256 << 10;
+pub const MAX_TABLE_BYTES: usize = 4 << 20;
+
+fn check_size(ctx: &Ctx<'_>, limit: usize) -> Result<()> {
+    let text = &ctx.block.content;
+    if text.len() <= limit {
+        return Ok(());
+    }
+    Err(Box::new(
+        Diagnostic::error(
+            Code::TooDeep,
+            ctx.block.span_of(0..0),
+            format!("this block is {} KiB; a block of this kind may be at most {} KiB", text.len() >> 10, limit >> 10),
+        )
+        .with_help("split it into several blocks"),
+    ))
+}
+
+/// Parses `text` as `rule` within the step budget. pest's limit is
+/// process-wide and read when a parse starts: it is set before each parse
+/// (a concurrent parse of another block gets that block's budget, which is
+/// still a bound).
+fn parse_bounded(rule: Rule, text: &str) -> std::result::Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    let budget = PARSE_STEPS_BASE.saturating_add(PARSE_STEPS_PER_BYTE.saturating_mul(text.len()));
+    pest::set_call_limit(std::num::NonZeroUsize::new(budget));
+    Grammar::parse(rule, text)
+}
+
 type Result<T> = std::result::Result<T, Box<Diagnostic>>;
 
 struct Ctx<'a> {
@@ -43,6 +92,7 @@ impl Ctx<'_> {
 /// Rejects input nested too deep for the recursive-descent parser before
 /// pest sees it.
 fn check_depth(ctx: &Ctx<'_>) -> Result<()> {
+    check_size(ctx, MAX_BLOCK_BYTES)?;
     let text = &ctx.block.content;
     let (mut depth, mut in_string) = (0usize, false);
     let mut prev = ' ';
@@ -77,6 +127,23 @@ fn check_depth(ctx: &Ctx<'_>) -> Result<()> {
 }
 
 fn syntax_error(ctx: &Ctx<'_>, e: pest::error::Error<Rule>) -> Box<Diagnostic> {
+    // pest's own limits: the step budget (`parse_bounded`) and its guard
+    // against running out of native stack.
+    if let pest::error::ErrorVariant::CustomError { message } = &e.variant {
+        let text = &ctx.block.content;
+        let why = if message.contains("call limit") {
+            format!(
+                "this block is too complex to parse: the parser gave up after {} steps (nested `[x in …]` lists and `in (…)` ranges make it backtrack)",
+                PARSE_STEPS_BASE.saturating_add(PARSE_STEPS_PER_BYTE.saturating_mul(text.len()))
+            )
+        } else {
+            format!("this block nests too deep for the parser ({message})")
+        };
+        return Box::new(
+            Diagnostic::error(Code::TooDeep, ctx.block.span_of(0..text.trim_end().len()), why)
+                .with_help("split the rule, or give a nested part a name with `let`"),
+        );
+    }
     let (start, end) = match e.location {
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((s, e)) => (s, e),
@@ -203,7 +270,7 @@ fn join_or(words: &[&str]) -> String {
 pub fn parse_rule(block: &Block) -> Result<RuleBody> {
     let ctx = Ctx { block };
     check_depth(&ctx)?;
-    let mut pairs = Grammar::parse(Rule::rule_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    let mut pairs = parse_bounded(Rule::rule_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
     let body = pairs.next().expect("rule_body");
     let mut lets = Vec::new();
     let mut expr = None;
@@ -649,7 +716,7 @@ impl Builder<'_, '_> {
 pub fn parse_entity(block: &Block) -> Result<Vec<EntityItem>> {
     let ctx = Ctx { block };
     check_depth(&ctx)?;
-    let mut pairs = Grammar::parse(Rule::entity_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    let mut pairs = parse_bounded(Rule::entity_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
     let mut items = Vec::new();
     for pair in pairs.next().expect("entity_body").into_inner() {
         let span = ctx.span(&pair);
@@ -717,7 +784,8 @@ fn type_expr(ctx: &Ctx<'_>, pair: Pair<'_, Rule>) -> (TypeExpr, bool) {
 
 pub fn parse_table(block: &Block) -> Result<Vec<TableEntry>> {
     let ctx = Ctx { block };
-    let mut pairs = Grammar::parse(Rule::table_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
+    check_size(&ctx, MAX_TABLE_BYTES)?;
+    let mut pairs = parse_bounded(Rule::table_body, &block.content).map_err(|e| syntax_error(&ctx, e))?;
     let mut entries = Vec::new();
     for entry in pairs.next().expect("table_body").into_inner() {
         if entry.as_rule() != Rule::table_entry {

@@ -1,0 +1,97 @@
+//! `skillc lint` and `skillc test`: compile skill files, run their
+//! examples, and collect every diagnostic for the files asked about.
+//!
+//! A `SKILL.md` named on the command line (as a pre-commit hook passes the
+//! changed files) is compiled together with its sibling skills — every
+//! `SKILL.md` one folder down from the folder that holds its own folder,
+//! `skills/*/SKILL.md` — so a skill whose entity is declared in another
+//! skill still compiles. Only the named files are reported on and only
+//! their examples run.
+
+use crate::diagnostic::Diagnostic;
+use crate::examples;
+use crate::ir::Program;
+use crate::source::{FileId, SourceDb};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The outcome of a lint.
+pub struct Lint {
+    pub program: Program,
+    /// Diagnostics of the files asked about, sorted; example diagnostics
+    /// included.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many files were asked about (context files not counted).
+    pub files: usize,
+    /// What the examples found (nothing ran when a file has an error).
+    pub examples: examples::Outcome,
+}
+
+/// The sibling skill files of a `SKILL.md`: `<dir>/*/SKILL.md` where `dir`
+/// holds the skill's folder, the file itself left out.
+fn siblings(file: &Path) -> Vec<PathBuf> {
+    if file.file_name().map_or(true, |n| n != "SKILL.md") {
+        return Vec::new();
+    }
+    let Some(skills_dir) = file.parent().and_then(Path::parent) else { return Vec::new() };
+    let skills_dir = if skills_dir.as_os_str().is_empty() { Path::new(".") } else { skills_dir };
+    let Ok(entries) = std::fs::read_dir(skills_dir) else { return Vec::new() };
+    let own = file.parent().and_then(|p| p.canonicalize().ok());
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .filter(|dir| dir.canonicalize().ok() != own)
+        .map(|dir| dir.join("SKILL.md"))
+        .filter(|f| f.is_file())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Compiles `paths` (directories: every `SKILL.md` below; files: with their
+/// sibling skills as context), runs the examples of the files asked about
+/// when none of them has an error, and returns their diagnostics.
+pub fn lint_paths(paths: &[PathBuf]) -> Lint {
+    let mut db = SourceDb::default();
+    let mut hidden = Vec::new();
+
+    // Context first: a rule id defined both in a sibling and in a named
+    // file is then reported in the named file.
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let mut covered: BTreeSet<PathBuf> = BTreeSet::new();
+    for p in paths.iter().filter(|p| p.is_dir()) {
+        let mut below = Vec::new();
+        crate::skill::walk(p, &mut below);
+        covered.extend(below.iter().map(|f| canonical(f)));
+    }
+    covered.extend(paths.iter().filter(|p| !p.is_dir()).map(|p| canonical(p)));
+    let mut context: Vec<PathBuf> = Vec::new();
+    for p in paths.iter().filter(|p| p.is_file()) {
+        for s in siblings(p) {
+            if covered.insert(canonical(&s)) {
+                context.push(s);
+            }
+        }
+    }
+    let context_files = crate::skill::discover(&context, &mut db, &mut hidden);
+
+    let mut diagnostics = Vec::new();
+    let before = db.files().count();
+    let named = crate::skill::discover(paths, &mut db, &mut diagnostics);
+    // Every file added for a named path (an unreadable one has no FileId
+    // in `named` but is still asked about).
+    let asked: Vec<FileId> = db.files().skip(before).map(|(id, _)| id).collect();
+    let files: Vec<FileId> = context_files.iter().chain(&named).copied().collect();
+    let (program, compiled) = crate::ir::compile(db, &files);
+    diagnostics.extend(compiled.into_iter().filter(|d| asked.contains(&d.primary.span.file)));
+
+    let examples = if diagnostics.iter().any(Diagnostic::is_error) {
+        examples::Outcome::default()
+    } else {
+        examples::run(&program, if context.is_empty() { None } else { Some(&asked) })
+    };
+    diagnostics.extend(examples.diagnostics.iter().cloned());
+    crate::diagnostic::sort(&mut diagnostics);
+    Lint { program, diagnostics, files: asked.len(), examples }
+}
