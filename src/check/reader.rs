@@ -232,6 +232,19 @@ impl<'de> DeserializeSeed<'de> for TypedSeed<'_, '_> {
 }
 
 impl TypedSeed<'_, '_> {
+    /// Moves the values pushed since `mark` to the node buffer as one list
+    /// or object (or drops them when the field is not kept).
+    fn close(self, mark: usize, make: fn(u32, u32) -> V) -> V {
+        let Scratch { nodes, stack, .. } = &mut *self.scratch;
+        if !self.keep {
+            stack.truncate(mark);
+            return V::Checked;
+        }
+        let start = nodes.len() as u32;
+        nodes.extend(stack.drain(mark..));
+        make(start, nodes.len() as u32)
+    }
+
     fn number(&self, n: f64) -> V {
         match self.ty {
             FieldType::Integer if n.fract() != 0.0 => V::Wrong("a number that is not whole"),
@@ -302,14 +315,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_, '_> {
             self.scratch.stack.truncate(mark);
             return Ok(V::Wrong(w));
         }
-        if !self.keep {
-            self.scratch.stack.truncate(mark);
-            return Ok(V::Checked);
-        }
-        let Scratch { nodes, stack, .. } = &mut *self.scratch;
-        let start = nodes.len() as u32;
-        nodes.extend(stack.drain(mark..));
-        Ok(V::List(start, nodes.len() as u32))
+        Ok(self.close(mark, V::List))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<V, A::Error> {
         let FieldType::Object(fields) = self.ty else {
@@ -341,14 +347,7 @@ impl<'de> Visitor<'de> for TypedSeed<'_, '_> {
             self.scratch.stack.truncate(mark);
             return Ok(V::Wrong("an object with a missing or mistyped field"));
         }
-        if !self.keep {
-            self.scratch.stack.truncate(mark);
-            return Ok(V::Checked);
-        }
-        let Scratch { nodes, stack, .. } = &mut *self.scratch;
-        let start = nodes.len() as u32;
-        nodes.extend(stack.drain(mark..));
-        Ok(V::Object(start, nodes.len() as u32))
+        Ok(self.close(mark, V::Object))
     }
 }
 

@@ -182,6 +182,25 @@ fn syntax_error(ctx: &Ctx<'_>, e: pest::error::Error<Rule>) -> Box<Diagnostic> {
     d
 }
 
+/// The grammar rules that are one precedence level of an expression: each
+/// wraps a single child unless its operator is present.
+fn precedence_level(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::expr
+            | Rule::implication
+            | Rule::disjunction
+            | Rule::conjunction
+            | Rule::negation
+            | Rule::predicate
+            | Rule::sum
+            | Rule::product
+            | Rule::unary
+            | Rule::coalesce
+            | Rule::postfix
+    )
+}
+
 /// Grammar rule names, in words a user knows.
 pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
     let mut words: Vec<&'static str> = Vec::new();
@@ -192,18 +211,8 @@ pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
             Rule::rule_body => "an expression",
             Rule::entity_body => "a declaration (`key`, `collection`, `relation`, `graph` or a field)",
             Rule::table_body => "an entry like `\"NYSE\": /[A-Z]{1,4}/`",
-            Rule::expr
-            | Rule::conditional
-            | Rule::implication
-            | Rule::disjunction
-            | Rule::conjunction
-            | Rule::negation
-            | Rule::predicate
-            | Rule::sum
-            | Rule::product
-            | Rule::unary
-            | Rule::coalesce
-            | Rule::postfix => "an expression",
+            Rule::conditional => "an expression",
+            r if precedence_level(*r) => "an expression",
             Rule::number => "a number",
             Rule::string => "a string",
             Rule::regex => "a regular expression",
@@ -316,17 +325,7 @@ fn depth(e: &Expr) -> usize {
 fn skip_single(mut pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
     loop {
         match pair.as_rule() {
-            Rule::expr
-            | Rule::implication
-            | Rule::disjunction
-            | Rule::conjunction
-            | Rule::negation
-            | Rule::predicate
-            | Rule::sum
-            | Rule::product
-            | Rule::unary
-            | Rule::coalesce
-            | Rule::postfix => {
+            r if precedence_level(r) => {
                 let mut inner = pair.clone().into_inner();
                 match (inner.next(), inner.next()) {
                     // A parenthesised expression keeps its `postfix`, which
