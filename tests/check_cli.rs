@@ -9,6 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::json_lines;
+
 const SKILLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/skills");
 
 /// A plausible private company; `extra` is spliced in before the closing
@@ -43,14 +47,6 @@ fn check_stdin(input: &[u8], args: &[&str]) -> Output {
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     out
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .expect("UTF-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 fn entities(lines: &[Value]) -> Vec<&Value> {

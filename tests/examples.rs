@@ -3,34 +3,20 @@
 //! shipped rule has a passing and a failing example, and a rule changed so
 //! that an example no longer holds fails at that example's line.
 
-use serde_json::Value;
 use skillc::ir::{ExampleRule, Program};
 use skillc::skill::ExampleVerdict;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{copy_dir, json_lines};
+
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
 fn skillc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_skillc")).args(args).current_dir(MANIFEST).output().expect("run skillc")
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A copy of the shipped skills in a temporary folder.

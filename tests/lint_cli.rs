@@ -6,6 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{copy_dir, json_lines};
+
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
 fn skillc(args: &[&str]) -> Output {
@@ -14,14 +18,6 @@ fn skillc(args: &[&str]) -> Output {
 
 fn status(out: &Output) -> i32 {
     out.status.code().unwrap_or_else(|| panic!("skillc was killed by a signal: {out:?}"))
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .expect("UTF-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 /// Every rule of reference-rules.md: (id, kind, scope).
@@ -98,19 +94,6 @@ fn rules_lists_every_reference_rule_with_its_kind_and_scope() {
 
 // ---------------------------------------------------------------------------
 // Broken copies of the shipped skills
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// The 1-based lines of the ```rule block that holds byte `offset` of `text`.
 fn rule_block_at(text: &str, offset: usize) -> std::ops::RangeInclusive<u64> {
