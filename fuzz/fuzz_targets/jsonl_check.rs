@@ -51,16 +51,16 @@ fuzz_target!(|data: &[u8]| {
     let s = &report.summary;
     assert_eq!(s.read, expected.len(), "the summary counts every non-blank line");
     assert_eq!(s.accepted + s.flagged + s.rejected, s.read, "every line has one verdict");
-    let rejected = report.lines.iter().filter(|l| l.verdict == Verdict::Rejected).count();
+    let rejected = report.lines.iter().filter(|l| l.verdict() == Verdict::Rejected).count();
     assert_eq!(rejected, s.rejected);
     let mut last_end = 0;
     for l in &report.lines {
         assert!(
-            l.start >= last_end && l.end > l.start && l.end <= candidates.len() as u64,
+            l.start() >= last_end && l.end > l.start() && l.end <= candidates.len() as u64,
             "line byte ranges are disjoint and in the input"
         );
         last_end = l.end;
-        assert_eq!(l.verdict == Verdict::Accepted, report.reasons(l).is_empty(), "a line has reasons exactly when it is not accepted");
+        assert_eq!(l.verdict() == Verdict::Accepted, report.reasons(l).is_empty(), "a line has reasons exactly when it is not accepted");
     }
     let mut out = Vec::new();
     skillc::report::write_json(c, &report, &mut out).expect("writing to memory cannot fail");

@@ -167,14 +167,14 @@ fn split(input: &mut File, lines: &[super::LineReport], accepted: Option<&Path>,
     let mut buf = Vec::new();
     for line in lines {
         // Skip blank lines and the byte-order mark between recorded lines.
-        std::io::copy(&mut (&mut reader).take(line.start - pos), &mut std::io::sink()).map_err(|e| e.to_string())?;
+        std::io::copy(&mut (&mut reader).take(line.start() - pos), &mut std::io::sink()).map_err(|e| e.to_string())?;
         buf.clear();
-        (&mut reader).take(line.end - line.start).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        (&mut reader).take(line.end - line.start()).read_to_end(&mut buf).map_err(|e| e.to_string())?;
         pos = line.end;
         if buf.last() != Some(&b'\n') {
             buf.push(b'\n');
         }
-        let target = if line.verdict == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
+        let target = if line.verdict() == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
         if let Some(t) = target {
             t.file.write_all(&buf).map_err(|e| format!("cannot write `{}`: {e}", t.path.display()))?;
         }

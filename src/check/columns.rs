@@ -9,6 +9,8 @@ use crate::ir::schema::FieldType;
 #[derive(Debug, Clone)]
 pub enum Column {
     Number(Vec<f64>),
+    /// A number column most of whose rows are absent (after loading).
+    Sparse(SparseNumbers),
     /// 0 false, 1 true, 2 absent.
     Bool(Vec<u8>),
     Str(StrColumn),
@@ -20,37 +22,233 @@ pub enum Column {
 
 /// Strings of one column. Starts dictionary-encoded (one code per row: a
 /// country, an industry, a fiscal year end repeat endlessly) and turns into
-/// plain text once it holds too many distinct values to be worth it (keys).
+/// plain text once most rows bring a new value (keys) or it holds too many
+/// distinct values to be worth it.
 #[derive(Debug, Clone)]
 pub enum StrColumn {
     Dict {
         /// Index into `values`; `ABSENT_CODE` for an absent row.
         codes: Vec<u32>,
-        values: Vec<Box<str>>,
-        /// value → code; rebuilt on demand after `shrink` drops it.
-        index: hashbrown::HashMap<Box<str>, u32>,
+        values: Texts,
+        /// Codes, hashed by their value; rebuilt on demand after `shrink`
+        /// drops it.
+        index: hashbrown::HashTable<u32>,
     },
-    Plain {
-        text: String,
-        /// End of row i's text in `text` (start = end of row i-1).
-        ends: Vec<u64>,
-    },
+    Plain(Texts),
 }
 
 impl Default for StrColumn {
     fn default() -> Self {
-        StrColumn::Dict { codes: Vec::new(), values: Vec::new(), index: hashbrown::HashMap::new() }
+        StrColumn::Dict { codes: Vec::new(), values: Texts::default(), index: hashbrown::HashTable::new() }
     }
 }
 
 const ABSENT_CODE: u32 = u32::MAX;
 /// Past this many distinct values a dictionary column becomes plain text.
 const DICT_LIMIT: usize = 4096;
+/// A dictionary this large that holds more values than half its rows is
+/// a column of mostly unique values: plain text from then on.
+const DICT_PROBE: usize = 256;
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    // A fixed seed: `hashbrown::DefaultHashBuilder::default()` draws a new
+    // random one each time, and a dictionary is rehashed across calls.
+    foldhash::fast::FixedState::default().hash_one(s)
+}
+
+/// Row ends into a child buffer (text bytes, list items): 4 bytes a row.
+/// Bit 31 marks an absent row; the low 31 bits hold the running end modulo
+/// 2^31, and `wraps` lists the rows at whose end the running end passed
+/// another multiple of 2^31, so a column may hold more than 2 GiB of text
+/// while a row costs 4 bytes. A row's start is the previous row's end.
+#[derive(Debug, Clone, Default)]
+pub struct Offsets {
+    ends: Vec<u32>,
+    wraps: Vec<u32>,
+    /// The running end after the last row.
+    total: u64,
+}
+
+const ABSENT_BIT: u32 = 1 << 31;
+const LOW: u64 = (1 << 31) - 1;
+
+impl Offsets {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Closes a row ending at `end` (at least the previous end).
+    fn push(&mut self, end: u64, present: bool) {
+        let row = self.ends.len() as u32;
+        for _ in (self.total >> 31)..(end >> 31) {
+            self.wraps.push(row);
+        }
+        self.total = end;
+        self.ends.push((end & LOW) as u32 | if present { 0 } else { ABSENT_BIT });
+    }
+
+    fn end_of(&self, row: usize) -> u64 {
+        let low = u64::from(self.ends[row] & !ABSENT_BIT);
+        if self.wraps.is_empty() {
+            return low;
+        }
+        let high = self.wraps.partition_point(|&w| w as usize <= row) as u64;
+        (high << 31) | low
+    }
+
+    /// The child range of a row, or None when the row is absent.
+    pub fn range(&self, row: usize) -> Option<std::ops::Range<usize>> {
+        if self.ends[row] & ABSENT_BIT != 0 {
+            return None;
+        }
+        let start = if row == 0 { 0 } else { self.end_of(row - 1) };
+        Some(start as usize..self.end_of(row) as usize)
+    }
+
+    /// Appends `other`'s rows, whose child buffer was appended after ours.
+    fn append(&mut self, other: &Offsets) {
+        let base = self.total;
+        if other.wraps.is_empty() && (base + other.total) >> 31 == base >> 31 {
+            // One window of 2^31: add the low part of the base, no carry.
+            let low = (base & LOW) as u32;
+            self.ends.extend(other.ends.iter().map(|&e| (e & ABSENT_BIT) | ((e & !ABSENT_BIT) + low)));
+            self.total = base + other.total;
+            return;
+        }
+        for row in 0..other.len() {
+            self.push(base + other.end_of(row), other.ends[row] & ABSENT_BIT == 0);
+        }
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        self.ends.truncate(rows);
+        self.wraps.retain(|&w| (w as usize) < rows);
+        self.total = if rows == 0 { 0 } else { self.end_of(rows - 1) };
+    }
+
+    fn reserve_exact(&mut self, more: usize) {
+        self.ends.reserve_exact(more);
+    }
+
+    fn shrink(&mut self) {
+        self.ends.shrink_to_fit();
+        self.wraps.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ends.capacity() * 4 + self.wraps.capacity() * 4
+    }
+}
+
+/// Strings in one buffer, 4 bytes of offset a row.
+#[derive(Debug, Clone, Default)]
+pub struct Texts {
+    text: String,
+    offsets: Offsets,
+}
+
+impl Texts {
+    pub fn get(&self, row: usize) -> Option<&str> {
+        let r = self.offsets.range(row)?;
+        // Rows end on character boundaries: they were pushed as `&str`.
+        Some(&self.text[r])
+    }
+
+    fn push(&mut self, value: Option<&str>) {
+        if let Some(s) = value {
+            self.text.push_str(s);
+        }
+        self.offsets.push(self.text.len() as u64, value.is_some());
+    }
+
+    fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn append(&mut self, other: &Texts) {
+        self.text.push_str(&other.text);
+        self.offsets.append(&other.offsets);
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        self.offsets.truncate(rows);
+        self.text.truncate(self.offsets.total as usize);
+    }
+
+    fn reserve_scaled(&mut self, more: impl Fn(usize) -> usize) {
+        self.text.reserve_exact(more(self.text.len()));
+        self.offsets.reserve_exact(more(self.offsets.len()));
+    }
+
+    fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.offsets.shrink();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.offsets.heap_bytes()
+    }
+}
+
+/// Numbers of a column that is mostly absent: a presence bitmap with a
+/// running count per 64 rows, and the present values only. A row costs
+/// 1.5 bits plus 8 bytes when present, instead of 8 bytes.
+#[derive(Debug, Clone, Default)]
+pub struct SparseNumbers {
+    present: Vec<u64>,
+    /// Present rows before each word of `present`.
+    rank: Vec<u32>,
+    values: Vec<f64>,
+    rows: usize,
+}
+
+/// A number column is stored sparse below this share of present rows.
+const SPARSE_BELOW: f64 = 0.6;
+
+impl SparseNumbers {
+    fn from_dense(dense: &[f64]) -> SparseNumbers {
+        let words = dense.len().div_ceil(64);
+        let mut sparse = SparseNumbers { present: vec![0; words], rank: Vec::with_capacity(words), values: Vec::new(), rows: dense.len() };
+        sparse.values.reserve_exact(dense.iter().filter(|n| !n.is_nan()).count());
+        for (w, chunk) in dense.chunks(64).enumerate() {
+            sparse.rank.push(sparse.values.len() as u32);
+            for (bit, &n) in chunk.iter().enumerate() {
+                if !n.is_nan() {
+                    sparse.present[w] |= 1 << bit;
+                    sparse.values.push(n);
+                }
+            }
+        }
+        sparse
+    }
+
+    pub fn get(&self, row: usize) -> Option<f64> {
+        let word = *self.present.get(row / 64)?;
+        let bit = 1u64 << (row % 64);
+        if word & bit == 0 {
+            return None;
+        }
+        Some(self.values[self.rank[row / 64] as usize + (word & (bit - 1)).count_ones() as usize])
+    }
+
+    fn to_dense(&self) -> Vec<f64> {
+        (0..self.rows).map(|r| self.get(r).unwrap_or(f64::NAN)).collect()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.present.capacity() * 8 + self.rank.capacity() * 4 + self.values.capacity() * 8
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ListColumn {
-    /// End of row i's items in `items`; u64::MAX marks an absent list.
-    ends: Vec<u64>,
+    /// Row i's items in `items`; absent lists marked.
+    ends: Offsets,
     pub items: Box<Column>,
 }
 
@@ -61,32 +259,14 @@ pub struct ObjectColumn {
     present: Vec<bool>,
 }
 
-/// The high bit of an end offset marks an absent row; the rest still holds
-/// the running end, so every row's start is the previous row's end: O(1).
-const ABSENT: u64 = 1 << 63;
-const OFFSET: u64 = ABSENT - 1;
-
-fn row_range(ends: &[u64], row: usize) -> Option<std::ops::Range<usize>> {
-    let end = ends[row];
-    if end & ABSENT != 0 {
-        return None;
-    }
-    let start = if row == 0 { 0 } else { (ends[row - 1] & OFFSET) as usize };
-    Some(start..end as usize)
-}
-
-fn append_ends(a: &mut Vec<u64>, b: &[u64], base: u64) {
-    a.extend(b.iter().map(|&e| (e & ABSENT) | ((e & OFFSET) + base)));
-}
-
 impl StrColumn {
     pub fn get(&self, row: usize) -> Option<&str> {
         match self {
             StrColumn::Dict { codes, values, .. } => match codes[row] {
                 ABSENT_CODE => None,
-                code => Some(&values[code as usize]),
+                code => values.get(code as usize),
             },
-            StrColumn::Plain { text, ends } => row_range(ends, row).map(|r| &text[r]),
+            StrColumn::Plain(texts) => texts.get(row),
         }
     }
 
@@ -98,64 +278,61 @@ impl StrColumn {
                     return;
                 };
                 if index.len() < values.len() {
-                    *index = values.iter().enumerate().map(|(i, v)| (v.clone(), i as u32)).collect();
+                    index.clear();
+                    for code in 0..values.len() as u32 {
+                        let h = hash_str(values.get(code as usize).unwrap_or_default());
+                        index.insert_unique(h, code, |&c| hash_str(values.get(c as usize).unwrap_or_default()));
+                    }
                 }
-                if let Some(&code) = index.get(s) {
+                let h = hash_str(s);
+                if let Some(&code) = index.find(h, |&c| values.get(c as usize) == Some(s)) {
                     codes.push(code);
                     return;
                 }
-                if values.len() >= DICT_LIMIT {
+                let n = values.len();
+                if n >= DICT_LIMIT || (n >= DICT_PROBE && n * 2 > codes.len()) {
                     self.make_plain();
                     self.push(value);
                     return;
                 }
-                index.insert(s.into(), values.len() as u32);
-                codes.push(values.len() as u32);
-                values.push(s.into());
+                index.insert_unique(h, n as u32, |&c| hash_str(values.get(c as usize).unwrap_or_default()));
+                codes.push(n as u32);
+                values.push(Some(s));
             }
-            StrColumn::Plain { text, ends } => match value {
-                Some(s) => {
-                    text.push_str(s);
-                    ends.push(text.len() as u64);
-                }
-                None => ends.push(text.len() as u64 | ABSENT),
-            },
+            StrColumn::Plain(texts) => texts.push(value),
         }
     }
 
     fn make_plain(&mut self) {
         if let StrColumn::Dict { codes, values, .. } = self {
-            let mut plain = StrColumn::Plain { text: String::new(), ends: Vec::with_capacity(codes.len()) };
+            let mut plain = Texts::default();
+            plain.offsets.reserve_exact(codes.capacity());
             for &code in codes.iter() {
-                plain.push((code != ABSENT_CODE).then(|| &*values[code as usize]));
+                plain.push(if code == ABSENT_CODE { None } else { values.get(code as usize) });
             }
-            *self = plain;
+            *self = StrColumn::Plain(plain);
         }
     }
 
     fn len(&self) -> usize {
         match self {
             StrColumn::Dict { codes, .. } => codes.len(),
-            StrColumn::Plain { ends, .. } => ends.len(),
+            StrColumn::Plain(texts) => texts.len(),
         }
     }
 
     fn append(&mut self, other: &StrColumn) {
         match (&mut *self, other) {
-            (StrColumn::Plain { text, ends }, StrColumn::Plain { text: t, ends: e }) => {
-                let base = text.len() as u64;
-                text.push_str(t);
-                append_ends(ends, e, base);
-            }
+            (StrColumn::Plain(mine), StrColumn::Plain(theirs)) => mine.append(theirs),
             (StrColumn::Dict { .. }, StrColumn::Dict { codes, values, .. }) => {
                 // Remap the other dictionary's codes into this one.
                 let mut remap = Vec::with_capacity(values.len());
-                for v in values {
+                for code in 0..values.len() {
                     let before = self.len();
-                    self.push(Some(v));
+                    self.push(values.get(code));
                     match self {
                         StrColumn::Dict { codes: mine, .. } => remap.push(mine.pop().expect("just pushed")),
-                        StrColumn::Plain { .. } => {
+                        StrColumn::Plain(_) => {
                             // Became plain: fall back to row-by-row.
                             self.truncate(before);
                             for i in 0..codes.len() {
@@ -181,19 +358,14 @@ impl StrColumn {
     fn truncate(&mut self, rows: usize) {
         match self {
             StrColumn::Dict { codes, .. } => codes.truncate(rows),
-            StrColumn::Plain { text, ends } => {
-                ends.truncate(rows);
-                text.truncate(ends.last().map_or(0, |e| (e & OFFSET) as usize));
-            }
+            StrColumn::Plain(texts) => texts.truncate(rows),
         }
     }
 
     fn heap_bytes(&self) -> usize {
         match self {
-            StrColumn::Dict { codes, values, index } => {
-                codes.capacity() * 4 + values.iter().map(|v| v.len() + 16).sum::<usize>() + index.capacity() * 40
-            }
-            StrColumn::Plain { text, ends } => text.capacity() + ends.capacity() * 8,
+            StrColumn::Dict { codes, values, index } => codes.capacity() * 4 + values.heap_bytes() + index.capacity() * 5,
+            StrColumn::Plain(texts) => texts.heap_bytes(),
         }
     }
 
@@ -201,12 +373,9 @@ impl StrColumn {
         match self {
             StrColumn::Dict { codes, index, .. } => {
                 codes.shrink_to_fit();
-                *index = hashbrown::HashMap::new();
+                *index = hashbrown::HashTable::new();
             }
-            StrColumn::Plain { text, ends } => {
-                text.shrink_to_fit();
-                ends.shrink_to_fit();
-            }
+            StrColumn::Plain(texts) => texts.shrink(),
         }
     }
 }
@@ -214,7 +383,7 @@ impl StrColumn {
 impl ListColumn {
     /// The item range of a row, or None when the list is absent.
     pub fn range(&self, row: usize) -> Option<std::ops::Range<usize>> {
-        row_range(&self.ends, row)
+        self.ends.range(row)
     }
 }
 
@@ -234,7 +403,7 @@ impl Column {
             FieldType::Number | FieldType::Integer => Column::Number(Vec::new()),
             FieldType::Boolean => Column::Bool(Vec::new()),
             FieldType::String => Column::Str(StrColumn::default()),
-            FieldType::List(item) => Column::List(ListColumn { ends: Vec::new(), items: Box::new(Column::new(item, true)) }),
+            FieldType::List(item) => Column::List(ListColumn { ends: Offsets::default(), items: Box::new(Column::new(item, true)) }),
             FieldType::Object(fields) => {
                 Column::Object(ObjectColumn { fields: fields.iter().map(|f| Column::new(&f.ty, true)).collect(), present: Vec::new() })
             }
@@ -244,6 +413,7 @@ impl Column {
     pub fn len(&self) -> usize {
         match self {
             Column::Number(v) => v.len(),
+            Column::Sparse(v) => v.rows,
             Column::Bool(v) => v.len(),
             Column::Str(s) => s.len(),
             Column::List(l) => l.ends.len(),
@@ -259,9 +429,13 @@ impl Column {
     pub fn push_absent(&mut self) {
         match self {
             Column::Number(v) => v.push(f64::NAN),
+            Column::Sparse(_) => {
+                self.densify();
+                self.push_absent();
+            }
             Column::Bool(v) => v.push(2),
             Column::Str(s) => s.push(None),
-            Column::List(l) => l.ends.push(l.items.len() as u64 | ABSENT),
+            Column::List(l) => l.ends.push(l.items.len() as u64, false),
             Column::Object(o) => {
                 for f in &mut o.fields {
                     f.push_absent();
@@ -273,6 +447,7 @@ impl Column {
     }
 
     pub fn push_number(&mut self, n: f64) {
+        self.densify();
         if let Column::Number(v) = self {
             v.push(n);
         }
@@ -290,7 +465,7 @@ impl Column {
     /// Closes a list row whose items were pushed to `items`.
     pub fn close_list(&mut self) {
         if let Column::List(l) = self {
-            l.ends.push(l.items.len() as u64);
+            l.ends.push(l.items.len() as u64, true);
         }
     }
     pub fn close_object(&mut self) {
@@ -300,14 +475,22 @@ impl Column {
     }
 
     /// Appends every row of `other` (a column of the same shape).
+    /// A sparse number column back to one number per row.
+    fn densify(&mut self) {
+        if let Column::Sparse(s) = self {
+            *self = Column::Number(s.to_dense());
+        }
+    }
+
     pub fn append(&mut self, other: &Column) {
+        self.densify();
         match (self, other) {
             (Column::Number(a), Column::Number(b)) => a.extend_from_slice(b),
+            (Column::Number(a), Column::Sparse(b)) => a.extend(b.to_dense()),
             (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
             (Column::Str(a), Column::Str(b)) => a.append(b),
             (Column::List(a), Column::List(b)) => {
-                let base = a.items.len() as u64;
-                append_ends(&mut a.ends, &b.ends, base);
+                a.ends.append(&b.ends);
                 a.items.append(&b.items);
             }
             (Column::Object(a), Column::Object(b)) => {
@@ -326,12 +509,10 @@ impl Column {
         let more = |len: usize| ((len as f64) * (ratio - 1.0)).max(0.0) as usize;
         match self {
             Column::Number(v) => v.reserve_exact(more(v.len())),
+            Column::Sparse(_) => {}
             Column::Bool(v) => v.reserve_exact(more(v.len())),
             Column::Str(StrColumn::Dict { codes, .. }) => codes.reserve_exact(more(codes.len())),
-            Column::Str(StrColumn::Plain { text, ends }) => {
-                text.reserve_exact(more(text.len()));
-                ends.reserve_exact(more(ends.len()));
-            }
+            Column::Str(StrColumn::Plain(texts)) => texts.reserve_scaled(more),
             Column::List(l) => {
                 l.ends.reserve_exact(more(l.ends.len()));
                 l.items.reserve_scaled(ratio);
@@ -347,9 +528,10 @@ impl Column {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Column::Number(v) => v.capacity() * 8,
+            Column::Sparse(v) => v.heap_bytes(),
             Column::Bool(v) => v.capacity(),
             Column::Str(s) => s.heap_bytes(),
-            Column::List(l) => l.ends.capacity() * 8 + l.items.heap_bytes(),
+            Column::List(l) => l.ends.heap_bytes() + l.items.heap_bytes(),
             Column::Object(o) => o.fields.iter().map(Column::heap_bytes).sum::<usize>() + o.present.capacity(),
             Column::Skip => 0,
         }
@@ -357,11 +539,19 @@ impl Column {
 
     pub fn shrink(&mut self) {
         match self {
-            Column::Number(v) => v.shrink_to_fit(),
+            Column::Number(v) => {
+                let present = v.iter().filter(|n| !n.is_nan()).count();
+                if (present as f64) < v.len() as f64 * SPARSE_BELOW {
+                    *self = Column::Sparse(SparseNumbers::from_dense(v));
+                } else {
+                    v.shrink_to_fit();
+                }
+            }
+            Column::Sparse(_) => {}
             Column::Bool(v) => v.shrink_to_fit(),
             Column::Str(s) => s.shrink(),
             Column::List(l) => {
-                l.ends.shrink_to_fit();
+                l.ends.shrink();
                 l.items.shrink();
             }
             Column::Object(o) => {
@@ -418,14 +608,95 @@ impl Column {
     /// A column of the same shape with no rows.
     pub fn clone_empty(&self) -> Column {
         match self {
-            Column::Number(_) => Column::Number(Vec::new()),
+            Column::Number(_) | Column::Sparse(_) => Column::Number(Vec::new()),
             Column::Bool(_) => Column::Bool(Vec::new()),
             Column::Str(_) => Column::Str(StrColumn::default()),
-            Column::List(l) => Column::List(ListColumn { ends: Vec::new(), items: Box::new(l.items.clone_empty()) }),
+            Column::List(l) => Column::List(ListColumn { ends: Offsets::default(), items: Box::new(l.items.clone_empty()) }),
             Column::Object(o) => {
                 Column::Object(ObjectColumn { fields: o.fields.iter().map(Column::clone_empty).collect(), present: Vec::new() })
             }
             Column::Skip => Column::Skip,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The obvious model: absolute u64 ends and a presence flag per row.
+    fn model_range(model: &[(u64, bool)], row: usize) -> Option<std::ops::Range<usize>> {
+        let start = if row == 0 { 0 } else { model[row - 1].0 };
+        model[row].1.then(|| start as usize..model[row].0 as usize)
+    }
+
+    proptest! {
+        /// Offsets agree with the model across 2^31 boundaries (several per
+        /// row, too), through `append` and `truncate`. No text is needed:
+        /// the ends alone are under test.
+        #[test]
+        fn offsets_past_two_gib_agree_with_absolute_ends(
+            steps in prop::collection::vec((0u64..(3u64 << 31), any::<bool>()), 1..40),
+            split in 0usize..40,
+            cut in 0usize..80,
+        ) {
+            let split = split.min(steps.len());
+            let (mut a, mut b) = (Offsets::default(), Offsets::default());
+            let mut model = Vec::new();
+            let mut end = 0u64;
+            for (i, &(len, present)) in steps.iter().enumerate() {
+                let len = if present { len } else { 0 };
+                end += len;
+                model.push((end, present));
+                if i < split {
+                    a.push(end, present);
+                } else {
+                    b.push(end - model.get(split.wrapping_sub(1)).map_or(0, |m| m.0), present);
+                }
+            }
+            a.append(&b);
+            prop_assert_eq!(a.len(), model.len());
+            for row in 0..model.len() {
+                prop_assert_eq!(a.range(row), model_range(&model, row), "row {}", row);
+            }
+            let cut = cut.min(model.len());
+            a.truncate(cut);
+            model.truncate(cut);
+            prop_assert_eq!(a.total, model.last().map_or(0, |m| m.0));
+            for row in 0..cut {
+                prop_assert_eq!(a.range(row), model_range(&model, row));
+            }
+        }
+    }
+
+    #[test]
+    fn a_dictionary_column_stays_one_across_pieces_and_shrinking() {
+        let mut piece = StrColumn::default();
+        for i in 0..3000 {
+            piece.push(if i % 7 == 0 { None } else { Some(["DE", "FR", "US"][i % 3]) });
+        }
+        let mut all = StrColumn::default();
+        all.append(&piece);
+        all.shrink(); // drops the hash index: the next push rebuilds it
+        all.append(&piece);
+        let StrColumn::Dict { values, .. } = &all else { panic!("became plain: {all:?}") };
+        assert_eq!(values.len(), 3);
+        for row in 0..6000 {
+            assert_eq!(all.get(row), piece.get(row % 3000));
+        }
+    }
+
+    #[test]
+    fn a_column_of_unique_values_turns_plain_early_and_keeps_every_row() {
+        let mut keys = StrColumn::default();
+        for i in 0..1000 {
+            let key = format!("company-{i}");
+            keys.push(if i == 5 { None } else { Some(&key) });
+        }
+        assert!(matches!(keys, StrColumn::Plain(_)));
+        assert_eq!(keys.get(5), None);
+        assert_eq!(keys.get(999), Some("company-999"));
+        assert_eq!(keys.get(0), Some("company-0"));
     }
 }

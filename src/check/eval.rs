@@ -59,6 +59,7 @@ pub fn cell(column: &Column, row: usize) -> Val<'_> {
             n if n.is_nan() => Val::Absent,
             n => Val::Number(n),
         },
+        Column::Sparse(v) => v.get(row).map_or(Val::Absent, Val::Number),
         Column::Bool(v) => match v[row] {
             0 => Val::Bool(false),
             1 => Val::Bool(true),

@@ -2,7 +2,7 @@
 //! for cycles, weakly connected components for groups. All iterative, so a
 //! chain or cycle of a million entities cannot overflow the stack.
 
-use super::store::GraphIndex;
+use super::store::{Adjacency, GraphIndex};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::unionfind::UnionFind;
 use std::collections::{HashMap, VecDeque};
@@ -13,24 +13,32 @@ use std::sync::Arc;
 /// members of larger ones share one cycle found once.
 const PER_MEMBER_CYCLE_LIMIT: usize = 256;
 
-pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
+/// Cycles and groups of a graph given as adjacency both ways: `out` from
+/// each node to its successors, `inn` from each node to its predecessors
+/// (the same edges).
+pub fn analyse(member: &[bool], out: &Adjacency, inn: &Adjacency) -> GraphIndex {
+    let n = out.nodes();
     // Only nodes with both an incoming and an outgoing edge can lie on a
     // cycle: peel the others off (repeatedly) so the SCC search runs on the
     // cyclic core, which in a plausible dataset is tiny.
-    let core = cyclic_core(n, edges);
+    let core = cyclic_core(out, inn);
     let mut local = vec![u32::MAX; n];
     let mut graph: DiGraph<u32, ()> = DiGraph::with_capacity(core.len(), 0);
     for &node in &core {
         local[node as usize] = graph.add_node(node).index() as u32;
     }
     let mut self_loops = Vec::new();
-    for &(from, to) in edges {
-        if from == to {
-            self_loops.push(from);
-        } else if local[from as usize] != u32::MAX && local[to as usize] != u32::MAX {
-            graph.add_edge(NodeIndex::new(local[from as usize] as usize), NodeIndex::new(local[to as usize] as usize), ());
+    for &from in &core {
+        for &(to, _) in out.of(from) {
+            if from == to {
+                self_loops.push(from);
+            } else if local[to as usize] != u32::MAX {
+                graph.add_edge(NodeIndex::new(local[from as usize] as usize), NodeIndex::new(local[to as usize] as usize), ());
+            }
         }
     }
+    self_loops.dedup();
+    drop(local);
     // Each member of a large component used to get its own clone of the
     // shared cycle: quadratic memory (a 200,000-company cycle is 40e9
     // entries). The cycle is now shared through an `Arc`, and the component
@@ -68,8 +76,10 @@ pub fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
     }
 
     let mut sets = UnionFind::<u32>::new(n);
-    for &(from, to) in edges {
-        sets.union(from, to);
+    for from in 0..n as u32 {
+        for &(to, _) in out.of(from) {
+            sets.union(from, to);
+        }
     }
     GraphIndex { cycle_of, components, groups: Groups::new(n, member, |i| sets.find(i)) }
 }
@@ -132,44 +142,25 @@ impl Groups {
 
 /// The nodes that have, after repeatedly removing nodes without an incoming
 /// or without an outgoing edge, both: every node on a cycle is among them.
-fn cyclic_core(n: usize, edges: &[(u32, u32)]) -> Vec<u32> {
-    let csr = |key: fn(&(u32, u32)) -> (u32, u32)| {
-        let mut offsets = vec![0u32; n + 1];
-        for e in edges {
-            offsets[key(e).0 as usize + 1] += 1;
-        }
-        for i in 0..n {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut fill = offsets.clone();
-        let mut targets = vec![0u32; edges.len()];
-        for e in edges {
-            let (from, to) = key(e);
-            targets[fill[from as usize] as usize] = to;
-            fill[from as usize] += 1;
-        }
-        (offsets, targets)
-    };
-    let (out_off, out_to) = csr(|&(a, b)| (a, b));
-    let (in_off, in_from) = csr(|&(a, b)| (b, a));
-    let mut out_deg: Vec<u32> = (0..n).map(|i| out_off[i + 1] - out_off[i]).collect();
-    let mut in_deg: Vec<u32> = (0..n).map(|i| in_off[i + 1] - in_off[i]).collect();
+fn cyclic_core(out: &Adjacency, inn: &Adjacency) -> Vec<u32> {
+    let n = out.nodes();
+    let mut out_deg: Vec<u32> = (0..n as u32).map(|i| out.of(i).len() as u32).collect();
+    let mut in_deg: Vec<u32> = (0..n as u32).map(|i| inn.of(i).len() as u32).collect();
     let mut removed = vec![false; n];
     let mut stack: Vec<u32> = (0..n as u32).filter(|&i| out_deg[i as usize] == 0 || in_deg[i as usize] == 0).collect();
     while let Some(v) = stack.pop() {
-        let v = v as usize;
-        if removed[v] {
+        if removed[v as usize] {
             continue;
         }
-        removed[v] = true;
-        for &w in &out_to[out_off[v] as usize..out_off[v + 1] as usize] {
+        removed[v as usize] = true;
+        for &(w, _) in out.of(v) {
             let w = w as usize;
             in_deg[w] -= 1;
             if in_deg[w] == 0 && !removed[w] {
                 stack.push(w as u32);
             }
         }
-        for &u in &in_from[in_off[v] as usize..in_off[v + 1] as usize] {
+        for &(u, _) in inn.of(v) {
             let u = u as usize;
             out_deg[u] -= 1;
             if out_deg[u] == 0 && !removed[u] {
@@ -214,6 +205,13 @@ fn shortest_cycle(graph: &DiGraph<u32, ()>, start: NodeIndex, component: &std::c
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn analyse(n: usize, member: &[bool], edges: &[(u32, u32)]) -> GraphIndex {
+        let triples: Vec<(u32, u32, u32)> = edges.iter().enumerate().map(|(i, &(a, b))| (a, b, i as u32)).collect();
+        let out = Adjacency::build(n, &triples, |&t| t);
+        let inn = Adjacency::build(n, &triples, |&(a, b, i)| (b, a, i));
+        super::analyse(member, &out, &inn)
+    }
 
     #[test]
     fn cycles_groups_and_self_loops() {

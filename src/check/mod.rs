@@ -42,6 +42,8 @@ pub struct Compiled {
     rule_masks: Vec<u64>,
     /// Fields the store keeps after loading (read by store or dataset rules).
     retained: Vec<FieldId>,
+    /// CPU time spent in each record-local rule (SKILLC_TIMINGS).
+    rule_nanos: Vec<std::sync::atomic::AtomicU64>,
 }
 
 impl Compiled {
@@ -102,6 +104,7 @@ impl Compiled {
         }
         let rule_masks = program.rules.iter().map(|r| r.own_fields.iter().fold(0, |m, f| m | store::field_bit(*f))).collect();
         let plan = Plan::new(program.schema.entity(entity), &kept);
+        let program_rules = program.rules.len();
         Ok(Compiled {
             program,
             entity,
@@ -116,6 +119,7 @@ impl Compiled {
             store_rules,
             rule_masks,
             retained,
+            rule_nanos: (0..program_rules).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
         })
     }
 }
@@ -228,26 +232,54 @@ pub enum ReasonRule {
 #[derive(Clone, Debug)]
 pub struct Reason {
     pub rule: ReasonRule,
-    pub values: Map<String, Value>,
+    pub values: Values,
     pub hints: Vec<String>,
     /// For `json`: the parser's message; for `schema`: what was found.
     pub detail: Option<String>,
 }
 
-/// The outcome for one non-blank input line: 32 bytes, so a report on
+/// The outcome for one non-blank input line: 24 bytes, so a report on
 /// millions of lines stays small; its reasons are in `Report::findings`.
 #[derive(Clone, Debug)]
 pub struct LineReport {
     pub line: u32,
-    pub verdict: Verdict,
-    /// Byte range of the line in its input, ending included (after a
-    /// byte-order mark on the first line).
-    pub start: u64,
-    pub end: u64,
     /// While loading: the record the line became, or `NOT_JSON`. In a
     /// report: the index of its finding in `Report::findings`, or
     /// `NO_FINDING`.
     slot: u32,
+    /// The line's first byte in its input (after a byte-order mark on the
+    /// first line), the verdict in the top two bits: inputs stay below
+    /// 2^62 bytes.
+    start_and_verdict: u64,
+    /// The end of the line's byte range, its line ending included.
+    pub end: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<LineReport>() == 24);
+const VERDICT_SHIFT: u32 = 62;
+const START_MASK: u64 = (1 << VERDICT_SHIFT) - 1;
+
+impl LineReport {
+    fn new(line: u32, start: u64, end: u64, slot: u32) -> LineReport {
+        LineReport { line, slot, start_and_verdict: start & START_MASK, end }
+    }
+
+    /// The line's first byte in its input.
+    pub fn start(&self) -> u64 {
+        self.start_and_verdict & START_MASK
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        match self.start_and_verdict >> VERDICT_SHIFT {
+            0 => Verdict::Accepted,
+            1 => Verdict::Flagged,
+            _ => Verdict::Rejected,
+        }
+    }
+
+    fn set_verdict(&mut self, verdict: Verdict) {
+        self.start_and_verdict = self.start() | (verdict as u64) << VERDICT_SHIFT;
+    }
 }
 
 /// `LineReport::slot` of a line that is not a JSON object while loading.
@@ -262,10 +294,37 @@ pub struct Finding {
     pub reasons: Vec<Reason>,
 }
 
+/// The failing values of a reason (expression as written → value), kept
+/// as compact JSON text: as a map each cost ~700 bytes of heap (a B-tree
+/// node and a string per key), and a 5%-rejected million-line dataset
+/// holds tens of thousands of them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Values(Box<str>);
+
+impl Values {
+    pub fn new(map: &Map<String, Value>) -> Values {
+        if map.is_empty() {
+            return Values::default();
+        }
+        Values(serde_json::to_string(map).unwrap_or_default().into_boxed_str())
+    }
+
+    pub fn to_map(&self) -> Map<String, Value> {
+        if self.0.is_empty() {
+            return Map::new();
+        }
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct DatasetFinding {
     pub rule: usize,
-    pub values: Map<String, Value>,
+    pub values: Values,
     pub hints: Vec<String>,
 }
 
@@ -425,6 +484,10 @@ pub fn load_sized(
     }
     loaded.table.shrink();
     timer.phase("read, parse, record-local rules");
+    for &i in &c.local_rules {
+        let nanos = c.rule_nanos[i].load(std::sync::atomic::Ordering::Relaxed);
+        timer.note(&format!("{:>24} {:>8.1} ms CPU", c.program.rules[i].id, nanos as f64 / 1e6));
+    }
     timer.note(&format!(
         "kept columns {:.1} MB, {} lines, {} reasons",
         loaded.table.heap_bytes() as f64 / 1e6,
@@ -461,7 +524,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
                         row,
                         Reason {
                             rule: ReasonRule::Schema(f.field),
-                            values: Map::new(),
+                            values: Values::default(),
                             hints: Vec::new(),
                             detail: Some(f.found.to_string()),
                         },
@@ -475,18 +538,22 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
             }
         };
         let (start, end) = (base_offset + start as u64, base_offset + next as u64);
-        piece.entries.push(LineReport { line, verdict: Verdict::Accepted, start, end, slot: record });
+        piece.entries.push(LineReport::new(line, start, end, record));
     }
     if local_rules && !c.local_rules.is_empty() {
         let data = eval::Data { table: &piece.table, masks: &piece.masks, store: None };
         let rules = &c.program.rules;
         let mut env = eval::Env::new(c, data, &rules[c.local_rules[0]], 0);
-        for row in 0..piece.masks.len() as u32 {
-            for &i in &c.local_rules {
+        // Rule by rule over the piece's rows: one rule's code and constants
+        // stay hot; reasons are sorted into row order below.
+        for &i in &c.local_rules {
+            let t = std::time::Instant::now();
+            for row in 0..piece.masks.len() as u32 {
                 if let Some(reason) = run_rule(c, &mut env, i, row) {
                     piece.reasons.push((row, reason));
                 }
             }
+            c.rule_nanos[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         // schema reasons first, then rules in skill order
         piece.reasons.sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
@@ -506,7 +573,7 @@ fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) ->
     }
     env.reset(rule, row);
     let why = explain::explain(env, &c.program.db);
-    Some(Reason { rule: ReasonRule::Rule(i), values: why.values, hints: why.hints, detail: None })
+    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(&why.values), hints: why.hints, detail: None })
 }
 
 fn reason_order(rule: &ReasonRule) -> (u8, usize) {
@@ -566,7 +633,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             }
             env.reset(rule, 0);
             let why = explain::explain(&mut env, &c.program.db);
-            Some(DatasetFinding { rule: i, values: why.values, hints: why.hints })
+            Some(DatasetFinding { rule: i, values: Values::new(&why.values), hints: why.hints })
         })
         .collect();
     timer.phase("dataset rules");
@@ -592,7 +659,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         summary.read += 1;
         let (key, found) = if entry.slot == NOT_JSON {
             let message = json_errors.next_if(|(i, _)| *i as usize == index).map(|(_, m)| m).unwrap_or_default();
-            (None, vec![Reason { rule: ReasonRule::Json, values: Map::new(), hints: Vec::new(), detail: Some(message.into()) }])
+            (None, vec![Reason { rule: ReasonRule::Json, values: Values::default(), hints: Vec::new(), detail: Some(message.into()) }])
         } else {
             let r = entry.slot;
             let row = r as usize + base_rows;
@@ -613,14 +680,15 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             ReasonRule::Json | ReasonRule::Schema(_) => true,
             ReasonRule::Rule(i) => rules[i].severity == Severity::Reject,
         });
-        entry.verdict = if rejected {
+        let verdict = if rejected {
             Verdict::Rejected
         } else if found.is_empty() {
             Verdict::Accepted
         } else {
             Verdict::Flagged
         };
-        match entry.verdict {
+        entry.set_verdict(verdict);
+        match verdict {
             Verdict::Accepted => summary.accepted += 1,
             Verdict::Flagged => summary.flagged += 1,
             Verdict::Rejected => summary.rejected += 1,
@@ -659,9 +727,20 @@ impl Timer {
     }
     pub fn phase(&mut self, name: &str) {
         if let Some(last) = self.last {
-            eprintln!("{name:>32}: {:>8.1} ms", last.elapsed().as_secs_f64() * 1e3);
+            eprintln!("{name:>32}: {:>8.1} ms  {}", last.elapsed().as_secs_f64() * 1e3, memory_status());
             self.last = Some(std::time::Instant::now());
         }
+    }
+}
+
+/// Resident and peak resident memory of this process (Linux; empty
+/// elsewhere): where the peak of docs/performance.md is reached.
+fn memory_status() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| status.lines().find_map(|l| l.strip_prefix(key)?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok());
+    match (kb("VmRSS:"), kb("VmHWM:")) {
+        (Some(rss), Some(peak)) => format!("rss {:.0} MB, peak {:.0} MB", rss as f64 / 1e3, peak as f64 / 1e3),
+        _ => String::new(),
     }
 }
 

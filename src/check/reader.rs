@@ -179,9 +179,10 @@ impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match self.plan.names.get(key.as_ref()) {
-                Some(&field) => {
+        let names = &self.plan.names;
+        while let Some(found) = map.next_key_seed(KeySeed(|key: &str| names.get(key).copied()))? {
+            match found {
+                Some(field) => {
                     let (ty, _, keep) = &self.plan.fields[field.0 as usize];
                     // Duplicate keys: the last one wins.
                     let v = map.next_value_seed(TypedSeed { ty, keep: *keep, scratch: &mut *self.scratch })?;
@@ -324,8 +325,8 @@ impl<'de> Visitor<'de> for TypedSeed<'_, '_> {
         };
         let mark = self.scratch.stack.len();
         self.scratch.stack.resize(mark + fields.len(), V::Missing);
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match fields.iter().position(|f| f.name == key.as_ref()) {
+        while let Some(found) = map.next_key_seed(KeySeed(|key: &str| fields.iter().position(|f| f.name == key)))? {
+            match found {
                 Some(i) => {
                     let v = map.next_value_seed(TypedSeed { ty: &fields[i].ty, keep: self.keep, scratch: &mut *self.scratch })?;
                     self.scratch.stack[mark + i] = v;
@@ -348,6 +349,27 @@ impl<'de> Visitor<'de> for TypedSeed<'_, '_> {
             return Ok(V::Wrong("an object with a missing or mistyped field"));
         }
         Ok(self.close(mark, V::Object))
+    }
+}
+
+/// Reads an object's key and resolves it at once: serde's `Cow<str>`
+/// always allocates an owned copy, one allocation per key per line.
+struct KeySeed<F>(F);
+
+impl<'de, T, F: FnOnce(&str) -> Option<T>> DeserializeSeed<'de> for KeySeed<F> {
+    type Value = Option<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, T, F: FnOnce(&str) -> Option<T>> Visitor<'de> for KeySeed<F> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<Option<T>, E> {
+        Ok((self.0)(key))
     }
 }
 

@@ -4,6 +4,7 @@
 use super::columns::{Column, Table};
 use crate::ir::schema::{FieldId, GraphId, RelationId, RelationKind, Schema};
 use hashbrown::HashTable;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
@@ -17,21 +18,39 @@ pub struct Adjacency {
 }
 
 impl Adjacency {
-    fn build(n: usize, mut pairs: Vec<(u32, u32, u32)>) -> Adjacency {
-        pairs.sort_unstable();
+    /// Counting sort of `edges` by their source: linear, and each record's
+    /// few edges sorted after.
+    pub(crate) fn build(n: usize, edges: &[(u32, u32, u32)], key: impl Fn(&(u32, u32, u32)) -> (u32, u32, u32)) -> Adjacency {
         let mut offsets = vec![0u32; n + 1];
-        for &(from, ..) in &pairs {
-            offsets[from as usize + 1] += 1;
+        for e in edges {
+            offsets[key(e).0 as usize + 1] += 1;
         }
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        let edges = pairs.into_iter().map(|(_, to, item)| (to, item)).collect();
-        Adjacency { offsets, edges }
+        let mut fill = offsets[..n].to_vec();
+        let mut sorted = vec![(0u32, 0u32); edges.len()];
+        for e in edges {
+            let (from, to, item) = key(e);
+            sorted[fill[from as usize] as usize] = (to, item);
+            fill[from as usize] += 1;
+        }
+        drop(fill);
+        for w in offsets.windows(2) {
+            let run = &mut sorted[w[0] as usize..w[1] as usize];
+            if run.len() > 1 {
+                run.sort_unstable();
+            }
+        }
+        Adjacency { offsets, edges: sorted }
     }
     pub fn of(&self, record: u32) -> &[(u32, u32)] {
         let (a, b) = (self.offsets[record as usize], self.offsets[record as usize + 1]);
         &self.edges[a as usize..b as usize]
+    }
+    /// Number of records (the graph's nodes).
+    pub fn nodes(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
     }
 }
 
@@ -42,8 +61,6 @@ pub struct RelationIndex {
     pub forward: Adjacency,
     /// From a named entity back to the holders.
     pub backward: Adjacency,
-    /// (named, holder) pairs: the edges of a graph over this relation.
-    pub pairs: Vec<(u32, u32)>,
 }
 
 /// What cycle detection and grouping found for one graph.
@@ -59,13 +76,16 @@ pub struct GraphIndex {
     pub groups: super::graph::Groups,
 }
 
-/// Counts the rows holding each value of one column: for keys and
+/// The rows holding each value of one column: for keys and
 /// `unique(field)`.
 #[derive(Default)]
 pub struct ValueIndex {
-    /// (first row with the value, number of rows with it)
-    table: HashTable<(u32, u32)>,
-    hasher: hashbrown::DefaultHashBuilder,
+    /// The first row holding each distinct value, hashed by the value.
+    table: HashTable<u32>,
+    /// Per row: how many rows hold its value (0 when it has none).
+    counts: Vec<u32>,
+    /// The rows of each value held by more than one row, by first row.
+    shared: HashMap<u32, Vec<u32>>,
 }
 
 /// A hashable view of a scalar cell.
@@ -79,48 +99,66 @@ fn cell(column: &Column, row: usize) -> Option<Cell<'_>> {
     match column {
         Column::Str(s) => s.get(row).map(Cell::Str),
         Column::Number(v) => v.get(row).filter(|n| !n.is_nan()).map(|n| Cell::Number((n + 0.0).to_bits())),
+        Column::Sparse(v) => v.get(row).map(|n| Cell::Number((n + 0.0).to_bits())),
         _ => None,
     }
 }
 
-impl ValueIndex {
-    fn hash(&self, c: &Cell<'_>) -> u64 {
-        match c {
-            Cell::Str(s) => self.hasher.hash_one(s),
-            Cell::Number(n) => self.hasher.hash_one(n),
-        }
+fn hash(c: &Cell<'_>) -> u64 {
+    let hasher = foldhash::fast::FixedState::default();
+    match c {
+        Cell::Str(s) => hasher.hash_one(s),
+        Cell::Number(n) => hasher.hash_one(n),
     }
+}
 
-    /// Indexes a column; also returns, per row, the first row holding the
-    /// same value (u32::MAX for an absent one), so counts per row need no
-    /// second lookup.
-    pub fn build(column: &Column, rows: usize) -> (ValueIndex, Vec<u32>) {
-        let mut index = ValueIndex::default();
+impl ValueIndex {
+    /// Indexes a column: values hashed in parallel, then one sequential
+    /// pass that finds each row's first row with the same value.
+    pub fn build(column: &Column, rows: usize) -> ValueIndex {
+        let hashes: Vec<u64> = (0..rows).into_par_iter().map(|r| cell(column, r).map_or(0, |c| hash(&c))).collect();
+        let mut table: HashTable<u32> = HashTable::with_capacity(rows);
+        // First pass: counts[first row of the value] += 1, first row per row.
         let mut first = vec![u32::MAX; rows];
-        for (row, first) in first.iter_mut().enumerate() {
+        let mut counts = vec![0u32; rows];
+        for row in 0..rows {
             let Some(c) = cell(column, row) else { continue };
-            let h = index.hash(&c);
-            match index.table.find_mut(h, |&(r, _)| cell(column, r as usize).as_ref() == Some(&c)) {
-                Some(entry) => {
-                    entry.1 += 1;
-                    *first = entry.0;
-                }
+            let h = hashes[row];
+            let f = match table.find(h, |&r| cell(column, r as usize).as_ref() == Some(&c)) {
+                Some(&r) => r,
                 None => {
-                    let hasher = index.hasher.clone();
-                    index.table.insert_unique(h, (row as u32, 1), |&(r, _)| match cell(column, r as usize) {
-                        Some(Cell::Str(s)) => hasher.hash_one(s),
-                        Some(Cell::Number(n)) => hasher.hash_one(n),
-                        None => 0,
-                    });
-                    *first = row as u32;
+                    table.insert_unique(h, row as u32, |&r| hashes[r as usize]);
+                    row as u32
                 }
+            };
+            first[row] = f;
+            counts[f as usize] += 1;
+        }
+        drop(hashes);
+        // Second pass: every row gets its value's count (a first row's
+        // count is final and precedes the rows that share it).
+        let mut shared: HashMap<u32, Vec<u32>> = HashMap::new();
+        for row in 0..rows {
+            let f = first[row];
+            if f == u32::MAX {
+                continue;
+            }
+            counts[row] = counts[f as usize];
+            if counts[row] > 1 {
+                shared.entry(f).or_default().push(row as u32);
             }
         }
-        (index, first)
+        ValueIndex { table, counts, shared }
     }
 
+    /// (first row, number of rows) holding this value.
     fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
-        self.table.find(self.hash(&c), |&(r, _)| cell(column, r as usize).as_ref() == Some(&c)).copied()
+        let first = *self.table.find(hash(&c), |&r| cell(column, r as usize).as_ref() == Some(&c))?;
+        Some((first, self.counts[first as usize]))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.table.capacity() * 5 + self.counts.capacity() * 4
     }
 }
 
@@ -137,10 +175,6 @@ pub struct Store {
     keys: ValueIndex,
     /// In the graph: passed the schema and has a key nobody else has.
     pub member: Vec<bool>,
-    /// The rows of each key held by more than one row.
-    duplicates: HashMap<String, Vec<u32>>,
-    /// Per row: how many rows hold its key (0 without one).
-    key_counts: Vec<u32>,
     pub relations: HashMap<RelationId, RelationIndex>,
     pub graphs: HashMap<GraphId, GraphIndex>,
     /// For `unique(field)`.
@@ -154,42 +188,17 @@ pub fn field_bit(f: FieldId) -> u64 {
 impl Store {
     pub fn new(table: Table, masks: Vec<u64>, lines: Vec<u32>, key: Option<FieldId>) -> Store {
         let rows = table.rows;
-        let (keys, first) = match key {
+        let keys = match key {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
-            None => (ValueIndex::default(), vec![u32::MAX; rows]),
+            None => ValueIndex { counts: vec![0; rows], ..ValueIndex::default() },
         };
-        let mut store = Store {
-            table,
-            masks,
-            key,
-            lines,
-            base: 0,
-            keys,
-            member: Vec::new(),
-            duplicates: HashMap::new(),
-            key_counts: Vec::new(),
-            relations: HashMap::new(),
-            graphs: HashMap::new(),
-            values: HashMap::new(),
-        };
-        // Count rows per key through each row's first row: one lookup per
-        // distinct key, none per row.
-        let mut count_at_first = vec![0u32; rows];
-        for &f in &first {
-            if f != u32::MAX {
-                count_at_first[f as usize] += 1;
-            }
-        }
-        let counts: Vec<u32> = first.iter().map(|&f| if f == u32::MAX { 0 } else { count_at_first[f as usize] }).collect();
-        store.key_counts = counts.clone();
-        store.member = (0..rows).map(|r| store.masks[r] == 0 && counts[r] == 1).collect();
-        for (r, &n) in counts.iter().enumerate() {
-            if n > 1 {
-                let key = store.key_of(r).unwrap_or_default().to_string();
-                store.duplicates.entry(key).or_default().push(r as u32);
-            }
-        }
-        store
+        let member = (0..rows).map(|r| masks[r] == 0 && keys.counts[r] == 1).collect();
+        Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
+    }
+
+    /// Bytes held by the key and value indices (for SKILLC_TIMINGS).
+    pub fn index_bytes(&self) -> usize {
+        self.keys.heap_bytes() + self.values.values().map(ValueIndex::heap_bytes).sum::<usize>() + self.member.capacity()
     }
 
     pub fn rows(&self) -> usize {
@@ -213,7 +222,7 @@ impl Store {
         match self.key_rows(key) {
             None => vec![],
             Some((first, 1)) => vec![first],
-            Some(_) => self.duplicates.get(key).cloned().unwrap_or_default(),
+            Some((first, _)) => self.keys.shared.get(&first).cloned().unwrap_or_default(),
         }
     }
 
@@ -231,13 +240,8 @@ impl Store {
 
     /// How many rows hold this row's value of `field` (`unique`).
     pub fn value_count(&self, field: FieldId, row: usize) -> Option<u32> {
-        let column = &self.table.columns[field.0 as usize];
-        let c = cell(column, row)?;
-        if Some(field) == self.key {
-            return Some(self.key_counts[row]).filter(|&n| n > 0);
-        }
-        let index = self.values.get(&field)?;
-        index.find(column, c).map(|(_, n)| n)
+        let index = if Some(field) == self.key { &self.keys } else { self.values.get(&field)? };
+        Some(index.counts[row]).filter(|&n| n > 0)
     }
 
     /// Builds the indices the program's relations and graphs need.
@@ -245,7 +249,7 @@ impl Store {
         let n = self.rows();
         for &f in unique {
             if Some(f) != self.key {
-                self.values.insert(f, ValueIndex::build(&self.table.columns[f.0 as usize], n).0);
+                self.values.insert(f, ValueIndex::build(&self.table.columns[f.0 as usize], n));
             }
         }
         let mut forwards: Vec<RelationId> = used_relations.iter().map(|&r| schema.forward(r).0).collect();
@@ -257,32 +261,30 @@ impl Store {
             let Column::List(list_col) = &self.table.columns[list.0 as usize] else { continue };
             let Column::Object(items) = list_col.items.as_ref() else { continue };
             let Column::Str(refs) = &items.fields[reference] else { continue };
-            let (mut forward, mut backward, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
-            for holder in 0..n {
-                if !self.member[holder] {
-                    continue;
-                }
-                let Some(range) = list_col.range(holder) else { continue };
-                for item in range {
-                    let Some(key) = refs.get(item) else { continue };
-                    let Some(named) = self.member_by_key(key) else { continue };
-                    let holder = holder as u32;
-                    forward.push((holder, named, item as u32));
-                    backward.push((named, holder, item as u32));
-                    pairs.push((named, holder));
-                }
-            }
-            let index = RelationIndex { forward: Adjacency::build(n, forward), backward: Adjacency::build(n, backward), pairs };
+            // (holder, named, item), in holder order; the lookups in parallel.
+            let this = &*self;
+            let edges: Vec<(u32, u32, u32)> = (0..n as u32)
+                .into_par_iter()
+                .filter(|&holder| this.member[holder as usize])
+                .flat_map_iter(|holder| {
+                    list_col.range(holder as usize).into_iter().flatten().filter_map(move |item| {
+                        let named = this.member_by_key(refs.get(item)?)?;
+                        Some((holder, named, item as u32))
+                    })
+                })
+                .collect();
+            let index = RelationIndex {
+                forward: Adjacency::build(n, &edges, |&(holder, named, item)| (holder, named, item)),
+                backward: Adjacency::build(n, &edges, |&(holder, named, item)| (named, holder, item)),
+            };
             self.relations.insert(rel, index);
         }
         for &g in used_graphs {
             let rel = schema.graph(g).relation;
-            let index = super::graph::analyse(n, &self.member, &self.relations[&rel].pairs);
-            self.graphs.insert(g, index);
-        }
-        // The edge list served the graphs; the adjacency remains.
-        for index in self.relations.values_mut() {
-            index.pairs = Vec::new();
+            // The graph's edges run from the named entity to the holder.
+            let index = &self.relations[&rel];
+            let analysis = super::graph::analyse(&self.member, &index.backward, &index.forward);
+            self.graphs.insert(g, analysis);
         }
     }
 }

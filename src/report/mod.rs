@@ -49,7 +49,7 @@ pub fn reason_json(c: &Compiled, line: u32, reason: &Reason) -> Value {
         }
         ReasonRule::Rule(i) => {
             rule_fields(p, &p.rules[*i], &mut out);
-            out.insert("values".into(), Value::Object(reason.values.clone()));
+            out.insert("values".into(), Value::Object(reason.values.to_map()));
             if !reason.hints.is_empty() {
                 out.insert("hint".into(), reason.hints.join("; ").into());
             }
@@ -69,14 +69,14 @@ fn rule_fields(p: &Program, rule: &Rule, out: &mut Map<String, Value>) {
 /// JSON Lines: an `entity` line per rejected or flagged line, a `dataset`
 /// line per dataset finding, then one `summary` line.
 pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
+    for line in report.lines.iter().filter(|l| l.verdict() != Verdict::Accepted) {
         let reasons: Vec<Value> = report.reasons(line).iter().map(|r| reason_json(c, line.line, r)).collect();
         let value = json!({
             "type": "entity",
             "version": OUTPUT_VERSION,
             "entity": report.key(line),
             "line": line.line,
-            "verdict": line.verdict.as_str(),
+            "verdict": line.verdict().as_str(),
             "reasons": reasons,
         });
         serde_json::to_writer(&mut *out, &value)?;
@@ -87,7 +87,7 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
         value.insert("type".into(), "dataset".into());
         value.insert("version".into(), OUTPUT_VERSION.into());
         rule_fields(&c.program, &c.program.rules[d.rule], &mut value);
-        value.insert("values".into(), Value::Object(d.values.clone()));
+        value.insert("values".into(), Value::Object(d.values.to_map()));
         if !d.hints.is_empty() {
             value.insert("hint".into(), d.hints.join("; ").into());
         }
@@ -136,7 +136,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     let mut out = String::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
     let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
-    for line in report.lines.iter().filter(|l| l.verdict != Verdict::Accepted) {
+    for line in report.lines.iter().filter(|l| l.verdict() != Verdict::Accepted) {
         let visible: Vec<&Reason> = report
             .reasons(line)
             .iter()
@@ -194,7 +194,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
 }
 
 fn header(line: &LineReport, key: Option<&str>, style: &Style) -> String {
-    let verdict = match line.verdict {
+    let verdict = match line.verdict() {
         Verdict::Rejected => style.paint("1;31", "rejected"),
         Verdict::Flagged => style.paint("1;33", "flagged"),
         Verdict::Accepted => "accepted".into(),
