@@ -626,3 +626,19 @@ proptest! {
         prop_assert_eq!(report.last().unwrap()["read"].as_u64(), Some(expected.len() as u64));
     }
 }
+
+/// A failing value is reported with every digit the evaluation produced:
+/// keeping reasons compact once went through JSON text, and re-parsing it
+/// turned 20116451.612903226 into 20116451.612903222.
+#[test]
+fn a_failing_ratio_is_reported_to_the_last_digit() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = company("ratio", "")
+        .replace("\"employee_count\":", "\"employee_count\":31,\"x_employee_count\":")
+        .replace("\"consolidated_revenue\":", "\"consolidated_revenue\":623610000,\"x_consolidated_revenue\":")
+        .replace("\"standalone_revenue\":", "\"standalone_revenue\":623610000,\"x_standalone_revenue\":");
+    let data = write(dir.path(), "d.jsonl", format!("{line}\n"));
+    let out = check(&data, &["--format", "json"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"consolidated_revenue / employee_count\":20116451.612903226"), "{text}");
+}

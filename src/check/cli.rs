@@ -5,7 +5,7 @@ use super::{check, load, load_sized, Compiled, Loaded, Verdict};
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Program;
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Read, Seek, Write};
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +115,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
 
     let report = check(&compiled, base, candidates);
 
+    let mut timer = super::Timer::new();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let written = match args.format {
@@ -129,9 +130,11 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         Err(e) => return Err(format!("cannot write the report: {e}")),
         Ok(()) => {}
     }
+    timer.phase("report written");
 
     if let Some(input) = reread.as_mut() {
         split(input, &report.lines, args.accepted.as_deref(), args.rejected.as_deref())?;
+        timer.phase("accepted and rejected lines split");
     }
     Ok(if report.summary.rejected > 0 { 1 } else { 0 })
 }
@@ -169,8 +172,9 @@ fn split(input: &mut File, lines: &[super::LineReport], accepted: Option<&Path>,
         // Skip blank lines and the byte-order mark between recorded lines.
         std::io::copy(&mut (&mut reader).take(line.start() - pos), &mut std::io::sink()).map_err(|e| e.to_string())?;
         buf.clear();
-        (&mut reader).take(line.end - line.start()).read_to_end(&mut buf).map_err(|e| e.to_string())?;
-        pos = line.end;
+        // The line runs to its `\n` (or the end of the input).
+        reader.read_until(b'\n', &mut buf).map_err(|e| e.to_string())?;
+        pos = line.start() + buf.len() as u64;
         if buf.last() != Some(&b'\n') {
             buf.push(b'\n');
         }

@@ -27,8 +27,9 @@ pub enum Column {
 #[derive(Debug, Clone)]
 pub enum StrColumn {
     Dict {
-        /// Index into `values`; `ABSENT_CODE` for an absent row.
-        codes: Vec<u32>,
+        /// Index into `values` (at most `DICT_LIMIT`, so two bytes);
+        /// `ABSENT_CODE` for an absent row.
+        codes: Vec<u16>,
         values: Texts,
         /// Codes, hashed by their value; rebuilt on demand after `shrink`
         /// drops it.
@@ -43,7 +44,7 @@ impl Default for StrColumn {
     }
 }
 
-const ABSENT_CODE: u32 = u32::MAX;
+const ABSENT_CODE: u16 = u16::MAX;
 /// Past this many distinct values a dictionary column becomes plain text.
 const DICT_LIMIT: usize = 4096;
 /// A dictionary this large that holds more values than half its rows is
@@ -286,7 +287,7 @@ impl StrColumn {
                 }
                 let h = hash_str(s);
                 if let Some(&code) = index.find(h, |&c| values.get(c as usize) == Some(s)) {
-                    codes.push(code);
+                    codes.push(code as u16);
                     return;
                 }
                 let n = values.len();
@@ -296,7 +297,7 @@ impl StrColumn {
                     return;
                 }
                 index.insert_unique(h, n as u32, |&c| hash_str(values.get(c as usize).unwrap_or_default()));
-                codes.push(n as u32);
+                codes.push(n as u16);
                 values.push(Some(s));
             }
             StrColumn::Plain(texts) => texts.push(value),
@@ -364,7 +365,7 @@ impl StrColumn {
 
     fn heap_bytes(&self) -> usize {
         match self {
-            StrColumn::Dict { codes, values, index } => codes.capacity() * 4 + values.heap_bytes() + index.capacity() * 5,
+            StrColumn::Dict { codes, values, index } => codes.capacity() * 2 + values.heap_bytes() + index.capacity() * 5,
             StrColumn::Plain(texts) => texts.heap_bytes(),
         }
     }

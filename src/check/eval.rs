@@ -7,7 +7,7 @@
 //! logic; a rule whose condition ends absent does not apply.
 
 use super::columns::{Column, ObjectColumn, Table};
-use super::store::Store;
+use super::store::{Masks, Store};
 use super::Compiled;
 use crate::ir::expr::*;
 use crate::ir::schema::{EntityId, FieldId, GraphId, RelationId};
@@ -87,7 +87,7 @@ pub struct Element<'a> {
 pub enum Elements<'a> {
     Items { column: &'a Column, next: u32, end: u32 },
     Values { values: Rc<Vec<Val<'a>>>, next: usize },
-    Rows { next: u32, end: u32, masks: &'a [u64], skip: u64 },
+    Rows { next: u32, end: u32, masks: &'a Masks, skip: u64 },
     Members { rows: &'a [u32], next: usize },
     Groups { graph: GraphId, next: u32, end: u32 },
     Related { edges: &'a [(u32, u32)], next: usize, fields: &'a ObjectColumn },
@@ -115,7 +115,7 @@ impl<'a> Iterator for Elements<'a> {
                 while next < end {
                     let row = *next;
                     *next += 1;
-                    if masks[row as usize] & *skip == 0 {
+                    if masks.get(row as usize) & *skip == 0 {
                         return plain(Val::Entity(row));
                     }
                 }
@@ -154,7 +154,7 @@ impl<'a> Iterator for Elements<'a> {
 #[derive(Clone, Copy)]
 pub struct Data<'a> {
     pub table: &'a Table,
-    pub masks: &'a [u64],
+    pub masks: &'a Masks,
     pub store: Option<&'a Store>,
 }
 

@@ -3,9 +3,10 @@
 //! chain or cycle of a million entities cannot overflow the stack.
 
 use super::store::{Adjacency, GraphIndex};
+use hashbrown::HashMap;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::unionfind::UnionFind;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ pub fn analyse(member: &[bool], out: &Adjacency, inn: &Adjacency) -> GraphIndex 
         components.push(members);
     }
     for node in self_loops {
-        if let std::collections::hash_map::Entry::Vacant(e) = cycle_of.entry(node) {
+        if let hashbrown::hash_map::Entry::Vacant(e) = cycle_of.entry(node) {
             e.insert((vec![node, node].into(), components.len() as u32));
             components.push(vec![node]);
         }
@@ -193,7 +194,7 @@ fn shortest_cycle(graph: &DiGraph<u32, ()>, start: NodeIndex, component: &std::c
                 cycle.push(graph[start]);
                 return cycle;
             }
-            if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(succ) {
+            if let hashbrown::hash_map::Entry::Vacant(e) = parent.entry(succ) {
                 e.insert(node);
                 queue.push_back(succ);
             }

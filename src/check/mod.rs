@@ -19,7 +19,7 @@ use crate::ir::{Program, Scope, Severity, TableValue};
 use rayon::prelude::*;
 use reader::Plan;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use store::Store;
 
@@ -28,7 +28,7 @@ pub struct Compiled {
     pub program: Program,
     pub entity: EntityId,
     pub regexes: Vec<regex::Regex>,
-    pub tables: Vec<HashMap<String, TableValue>>,
+    pub tables: Vec<hashbrown::HashMap<String, TableValue>>,
     pub current_year: i32,
     pub plan: Plan,
     relations: Vec<RelationId>,
@@ -238,8 +238,9 @@ pub struct Reason {
     pub detail: Option<String>,
 }
 
-/// The outcome for one non-blank input line: 24 bytes, so a report on
+/// The outcome for one non-blank input line: 16 bytes, so a report on
 /// millions of lines stays small; its reasons are in `Report::findings`.
+/// The line runs from its start to its `\n` (the split re-reads it).
 #[derive(Clone, Debug)]
 pub struct LineReport {
     pub line: u32,
@@ -251,17 +252,15 @@ pub struct LineReport {
     /// first line), the verdict in the top two bits: inputs stay below
     /// 2^62 bytes.
     start_and_verdict: u64,
-    /// The end of the line's byte range, its line ending included.
-    pub end: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<LineReport>() == 24);
+const _: () = assert!(std::mem::size_of::<LineReport>() == 16);
 const VERDICT_SHIFT: u32 = 62;
 const START_MASK: u64 = (1 << VERDICT_SHIFT) - 1;
 
 impl LineReport {
-    fn new(line: u32, start: u64, end: u64, slot: u32) -> LineReport {
-        LineReport { line, slot, start_and_verdict: start & START_MASK, end }
+    fn new(line: u32, start: u64, slot: u32) -> LineReport {
+        LineReport { line, slot, start_and_verdict: start & START_MASK }
     }
 
     /// The line's first byte in its input.
@@ -295,25 +294,19 @@ pub struct Finding {
 }
 
 /// The failing values of a reason (expression as written → value), kept
-/// as compact JSON text: as a map each cost ~700 bytes of heap (a B-tree
-/// node and a string per key), and a 5%-rejected million-line dataset
-/// holds tens of thousands of them.
+/// as one exact-size slice: as a map each cost ~700 bytes of heap (a B-tree
+/// node), and a 5%-rejected million-line dataset holds tens of thousands.
+/// (Not JSON text: re-parsing it changed the last digit of some floats.)
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Values(Box<str>);
+pub struct Values(Box<[(Box<str>, Value)]>);
 
 impl Values {
-    pub fn new(map: &Map<String, Value>) -> Values {
-        if map.is_empty() {
-            return Values::default();
-        }
-        Values(serde_json::to_string(map).unwrap_or_default().into_boxed_str())
+    pub fn new(map: Map<String, Value>) -> Values {
+        Values(map.into_iter().map(|(k, v)| (k.into_boxed_str(), v)).collect())
     }
 
     pub fn to_map(&self) -> Map<String, Value> {
-        if self.0.is_empty() {
-            return Map::new();
-        }
-        serde_json::from_str(&self.0).unwrap_or_default()
+        self.0.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -363,7 +356,7 @@ impl Report {
 /// record-local rules already found.
 pub struct Loaded {
     pub table: columns::Table,
-    pub masks: Vec<u64>,
+    pub masks: store::Masks,
     /// The input line of each record.
     pub record_lines: Vec<u32>,
     pub entries: Vec<LineReport>,
@@ -380,7 +373,7 @@ const CHUNK: usize = 8 << 20;
 /// A run of lines of one chunk, parsed and checked by one task.
 struct Piece {
     table: columns::Table,
-    masks: Vec<u64>,
+    masks: store::Masks,
     record_lines: Vec<u32>,
     entries: Vec<LineReport>,
     json_errors: Vec<(u32, Box<str>)>,
@@ -408,7 +401,7 @@ pub fn load_sized(
     let mut timer = Timer::new();
     let mut loaded = Loaded {
         table: c.plan.table().retain(&c.retained),
-        masks: Vec::new(),
+        masks: store::Masks::default(),
         record_lines: Vec::new(),
         entries: Vec::new(),
         json_errors: Vec::new(),
@@ -443,13 +436,13 @@ pub fn load_sized(
         let skip = if first && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
         first = false;
         let chunk = &buf[..cut];
-        // (line, content start, content end, next line start)
+        // (line, content start, content end)
         let mut spans = Vec::new();
-        for (start, content_end, next) in reader::lines(chunk) {
+        for (start, content_end, _) in reader::lines(chunk) {
             line_no += 1;
             let content_start = if start == 0 { skip.min(content_end) } else { start };
             if !reader::is_blank(&chunk[content_start..content_end]) {
-                spans.push((line_no, content_start, content_end, next));
+                spans.push((line_no, content_start, content_end));
             }
         }
         let per_piece = spans.len().div_ceil(pieces_per_chunk).max(1);
@@ -457,7 +450,7 @@ pub fn load_sized(
         for piece in pieces {
             let first_record = loaded.masks.len() as u32;
             loaded.table.append(&piece.table);
-            loaded.masks.extend(piece.masks);
+            loaded.masks.extend(&piece.masks);
             loaded.record_lines.extend(piece.record_lines);
             let first_entry = loaded.entries.len() as u32;
             loaded.entries.extend(piece.entries.into_iter().map(|mut e| {
@@ -474,7 +467,6 @@ pub fn load_sized(
                 let ratio = size as f64 / cut as f64 * 1.02;
                 loaded.table.reserve_scaled(ratio);
                 let more = |len: usize| ((len as f64) * (ratio - 1.0)) as usize;
-                loaded.masks.reserve_exact(more(loaded.masks.len()));
                 loaded.record_lines.reserve_exact(more(loaded.record_lines.len()));
                 loaded.entries.reserve_exact(more(loaded.entries.len()));
             }
@@ -503,17 +495,17 @@ pub fn load_sized(
     Ok(loaded)
 }
 
-fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize, usize, usize)], local_rules: bool) -> Piece {
+fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize, usize)], local_rules: bool) -> Piece {
     let mut piece = Piece {
         table: c.plan.table(),
-        masks: Vec::new(),
+        masks: store::Masks::default(),
         record_lines: Vec::new(),
         entries: Vec::new(),
         json_errors: Vec::new(),
         reasons: Vec::new(),
     };
     let mut scratch = reader::Scratch::default();
-    for &(line, start, end, next) in lines {
+    for &(line, start, end) in lines {
         let record = match reader::read_line(&c.plan, &mut scratch, &mut piece.table, &chunk[start..end]) {
             Ok(failures) => {
                 let row = piece.masks.len() as u32;
@@ -537,8 +529,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
                 NOT_JSON
             }
         };
-        let (start, end) = (base_offset + start as u64, base_offset + next as u64);
-        piece.entries.push(LineReport::new(line, start, end, record));
+        piece.entries.push(LineReport::new(line, base_offset + start as u64, record));
     }
     if local_rules && !c.local_rules.is_empty() {
         let data = eval::Data { table: &piece.table, masks: &piece.masks, store: None };
@@ -564,7 +555,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
 /// Runs rule `i` on `row`; the reason when it fails.
 fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) -> Option<Reason> {
     let rule = &c.program.rules[i];
-    if env.data.masks[row as usize] & c.rule_masks[i] != 0 {
+    if env.data.masks.get(row as usize) & c.rule_masks[i] != 0 {
         return None; // it reads a field that failed the schema
     }
     env.reset(rule, row);
@@ -573,7 +564,7 @@ fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) ->
     }
     env.reset(rule, row);
     let why = explain::explain(env, &c.program.db);
-    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(&why.values), hints: why.hints, detail: None })
+    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(why.values), hints: why.hints, detail: None })
 }
 
 fn reason_order(rule: &ReasonRule) -> (u8, usize) {
@@ -592,7 +583,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     let (table, masks, record_lines) = match base {
         Some(mut b) => {
             b.table.append(&candidates.table);
-            b.masks.extend_from_slice(&candidates.masks);
+            b.masks.extend(&candidates.masks);
             b.record_lines.extend_from_slice(&candidates.record_lines);
             (b.table, b.masks, b.record_lines)
         }
@@ -633,7 +624,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             }
             env.reset(rule, 0);
             let why = explain::explain(&mut env, &c.program.db);
-            Some(DatasetFinding { rule: i, values: Values::new(&why.values), hints: why.hints })
+            Some(DatasetFinding { rule: i, values: Values::new(why.values), hints: why.hints })
         })
         .collect();
     timer.phase("dataset rules");

@@ -5,7 +5,9 @@ use super::columns::{Column, Table};
 use crate::ir::schema::{FieldId, GraphId, RelationId, RelationKind, Schema};
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use std::collections::HashMap;
+// foldhash-hashed maps: these are looked up per record and per rule, where
+// std's SipHash showed in the profile.
+use hashbrown::HashMap;
 use std::hash::BuildHasher;
 
 /// Compressed adjacency: for each record, its (neighbour, list item)
@@ -166,7 +168,7 @@ pub struct Store {
     pub table: Table,
     /// Per record: bit f set when field f failed the schema (fields past
     /// 63 share bit 63).
-    pub masks: Vec<u64>,
+    pub masks: Masks,
     pub key: Option<FieldId>,
     /// Input line of each record (in its own file, for base records).
     pub lines: Vec<u32>,
@@ -181,18 +183,65 @@ pub struct Store {
     pub values: HashMap<FieldId, ValueIndex>,
 }
 
+/// Per record, the bits of the fields that failed the schema (`field_bit`).
+/// Nearly every record passes, so a bit per record says whether it has any
+/// and the few masks sit in a map: 1 bit a record instead of 8 bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Masks {
+    any: Vec<u64>,
+    failed: HashMap<u32, u64>,
+    len: usize,
+}
+
+impl Masks {
+    pub fn push(&mut self, mask: u64) {
+        let row = self.len;
+        if row % 64 == 0 {
+            self.any.push(0);
+        }
+        if mask != 0 {
+            self.any[row / 64] |= 1 << (row % 64);
+            self.failed.insert(row as u32, mask);
+        }
+        self.len += 1;
+    }
+
+    /// The failure bits of `row` (0 when it passed the schema).
+    #[inline]
+    pub fn get(&self, row: usize) -> u64 {
+        if self.any[row / 64] & (1 << (row % 64)) == 0 {
+            return 0;
+        }
+        self.failed.get(&(row as u32)).copied().unwrap_or(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn extend(&mut self, other: &Masks) {
+        for row in 0..other.len {
+            self.push(other.get(row));
+        }
+    }
+}
+
 pub fn field_bit(f: FieldId) -> u64 {
     1u64 << f.0.min(63)
 }
 
 impl Store {
-    pub fn new(table: Table, masks: Vec<u64>, lines: Vec<u32>, key: Option<FieldId>) -> Store {
+    pub fn new(table: Table, masks: Masks, lines: Vec<u32>, key: Option<FieldId>) -> Store {
         let rows = table.rows;
         let keys = match key {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
             None => ValueIndex { counts: vec![0; rows], ..ValueIndex::default() },
         };
-        let member = (0..rows).map(|r| masks[r] == 0 && keys.counts[r] == 1).collect();
+        let member = (0..rows).map(|r| masks.get(r) == 0 && keys.counts[r] == 1).collect();
         Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
     }
 
