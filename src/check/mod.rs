@@ -646,6 +646,9 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     let mut json_errors = candidates.json_errors.into_iter().peekable();
     let mut findings = Vec::new();
     let mut lines = candidates.entries;
+    // Per summary field: value → count, borrowed from the columns (no
+    // allocation per line); turned into the summary's owned map after.
+    let mut tallies: Vec<hashbrown::HashMap<&str, usize>> = vec![hashbrown::HashMap::new(); entity.summary.len()];
     for (index, entry) in lines.iter_mut().enumerate() {
         summary.read += 1;
         let (key, found) = if entry.slot == NOT_JSON {
@@ -654,10 +657,9 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         } else {
             let r = entry.slot;
             let row = r as usize + base_rows;
-            for &f in &entity.summary {
+            for (tally, &f) in tallies.iter_mut().zip(&entity.summary) {
                 if let eval::Val::Str(v) = eval::cell(&store.table.columns[f.0 as usize], row) {
-                    let name = &entity.fields[f.0 as usize].name;
-                    *summary.tallies.entry(name.clone()).or_default().entry(v.to_string()).or_default() += 1;
+                    *tally.entry(v).or_default() += 1;
                 }
             }
             let mut found = Vec::new();
@@ -696,6 +698,14 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     }
     for d in &dataset {
         *summary.findings.entry(rules[d.rule].id.clone()).or_default() += 1;
+    }
+    for (tally, &f) in tallies.into_iter().zip(&entity.summary) {
+        if !tally.is_empty() {
+            let counts = summary.tallies.entry(entity.fields[f.0 as usize].name.clone()).or_default();
+            for (value, n) in tally {
+                *counts.entry(value.to_string()).or_default() += n;
+            }
+        }
     }
     timer.phase("verdicts");
     Report { lines, findings, dataset, summary }
