@@ -17,7 +17,8 @@
 #    skillc/parse and duckdb/skillc, the 100k -> 1M scaling per company.
 #
 # Environment: BENCH_DIR (datasets), REPEAT (runs per measurement), SIZES (default
-# "100000 1000000"; the 1M-only rows use the largest size), NO_BUILD=1 (use the
+# "100000 500000 1000000"; the 1-thread row uses the largest size; scaling is reported
+# between consecutive sizes), NO_BUILD=1 (use the
 # binaries already in target/release). MB = 10^6 bytes, for
 # file sizes and RSS alike. Installs what it lacks: python package duckdb (pip),
 # GNU time (apt-get).
@@ -27,7 +28,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BENCH_DIR="${BENCH_DIR:-${TMPDIR:-/tmp}/skillc-bench}"
 REPEAT="${REPEAT:-3}"
-SIZES="${SIZES:-100000 1000000}"
+SIZES="${SIZES:-100000 500000 1000000}"
 SEED=1
 VIOLATIONS=0.05
 mkdir -p "$BENCH_DIR"
@@ -176,11 +177,15 @@ echo "- DuckDB, last run on $LARGEST companies: $(head -1 "$BENCH_DIR/duckdb-$LA
 echo "  (its own wall time, inside Python: $(sed -n 's/^wall //p' "$BENCH_DIR/duckdb-$LARGEST.out"); per stage of rules.sql:"
 sed -n 's/^ *stage \([a-z_]*\) *\([0-9.]*\) s$/\1 \2 s/p' "$BENCH_DIR/duckdb-$LARGEST.stages" | paste -sd, - | sed 's/,/, /g; s/^/  /; s/$/)/'
 echo "- skillc 2-thread speedup on $LARGEST companies: $(calc '%.2f' "${WALL[skillc-1thread/$LARGEST]} / ${WALL[skillc/$LARGEST]}")x (--threads 1: ${WALL[skillc-1thread/$LARGEST]} s, 2 threads: ${WALL[skillc/$LARGEST]} s)"
-SMALLEST=$(for n in $SIZES; do echo "$n"; done | sort -n | head -1)
-if [ "$SMALLEST" != "$LARGEST" ]; then
-    echo "- scaling $SMALLEST -> $LARGEST companies, wall time per company (1.00 = linear):"
-    for name in skillc parse duckdb; do
-        [ -n "${WALL[$name/$SMALLEST]:-}" ] || continue
-        echo "  - $name: $(calc '%.2f' "(${WALL[$name/$LARGEST]} / $LARGEST) / (${WALL[$name/$SMALLEST]} / $SMALLEST)")"
-    done
-fi
+SORTED=$(for n in $SIZES; do echo "$n"; done | sort -n)
+PREV=""
+for n in $SORTED; do
+    if [ -n "$PREV" ]; then
+        echo "- scaling $PREV -> $n companies ($(calc '%.1f' "$n / $PREV")x): wall time x (per company: 1.00 = linear)"
+        for name in skillc parse duckdb; do
+            [ -n "${WALL[$name/$PREV]:-}" ] || continue
+            echo "  - $name: $(calc '%.2f' "${WALL[$name/$n]} / ${WALL[$name/$PREV]}")x ($(calc '%.2f' "(${WALL[$name/$n]} / $n) / (${WALL[$name/$PREV]} / $PREV)"))"
+        done
+    fi
+    PREV=$n
+done
