@@ -22,6 +22,16 @@ const BIG: Duration = Duration::from_secs(300);
 
 /// A plausible private company; `extra` is spliced in before the closing
 /// brace (start it with a comma).
+/// Checks `input` and asserts that each of its `lines` lines is rejected
+/// under `json` and nothing else.
+fn every_line_is_a_json_rejection(input: &str, lines: usize) {
+    let (_, entities) = check_bytes(input.as_bytes());
+    assert_eq!(entities.len(), lines);
+    for e in &entities {
+        assert_eq!(rules_of(e), ["json"], "{e}");
+    }
+}
+
 fn company(id: &str, extra: &str) -> String {
     format!(
         r#"{{"id":"{id}","name":"{id} Ltd","industry":"Manufacturing","country":"GB","founded_year":1990,"public":false,"fiscal_year_end":"12-31","currency":"GBP","employee_count":500,"standalone_revenue":100000000,"consolidated_revenue":100000000,"gross_margin":0.3{extra}}}"#
@@ -128,11 +138,7 @@ fn numbers_beyond_f64_are_json_rejections() {
         company("b", r#","extra":-1e400"#),
         company("c", r#","owners":[{"id":"a","stake":1e999}]"#)
     );
-    let (_, entities) = check_bytes(input.as_bytes());
-    assert_eq!(entities.len(), 3);
-    for e in &entities {
-        assert_eq!(rules_of(e), ["json"], "{e}");
-    }
+    every_line_is_a_json_rejection(&input, 3);
 }
 
 #[test]
@@ -211,11 +217,7 @@ fn deep_nesting_is_a_json_rejection() {
 #[test]
 fn trailing_commas_are_json_rejections() {
     let input = format!("{}\n{}\n{}\n", company("a", ","), company("b", r#","owners":[{"id":"a","stake":0.5},]"#), company("c", "") + ",");
-    let (_, entities) = check_bytes(input.as_bytes());
-    assert_eq!(entities.len(), 3);
-    for e in &entities {
-        assert_eq!(rules_of(e), ["json"], "{e}");
-    }
+    every_line_is_a_json_rejection(&input, 3);
 }
 
 #[test]

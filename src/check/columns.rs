@@ -47,11 +47,13 @@ impl Default for StrColumn {
 const ABSENT_CODE: u16 = u16::MAX;
 /// Past this many distinct values a dictionary column becomes plain text.
 const DICT_LIMIT: usize = 4096;
+const _: () = assert!(DICT_LIMIT < ABSENT_CODE as usize, "codes fit in two bytes");
 /// A dictionary this large that holds more values than half its rows is
 /// a column of mostly unique values: plain text from then on.
 const DICT_PROBE: usize = 256;
 
-fn hash_str(s: &str) -> u64 {
+/// The hash of a string value: dictionaries and the key index use it.
+pub(crate) fn hash_str(s: &str) -> u64 {
     use std::hash::BuildHasher;
     // A fixed seed: `hashbrown::DefaultHashBuilder::default()` draws a new
     // random one each time, and a dictionary is rehashed across calls.
@@ -278,11 +280,11 @@ impl StrColumn {
                     codes.push(ABSENT_CODE);
                     return;
                 };
+                let rehash = |values: &Texts, code: u32| hash_str(values.get(code as usize).unwrap_or_default());
                 if index.len() < values.len() {
                     index.clear();
                     for code in 0..values.len() as u32 {
-                        let h = hash_str(values.get(code as usize).unwrap_or_default());
-                        index.insert_unique(h, code, |&c| hash_str(values.get(c as usize).unwrap_or_default()));
+                        index.insert_unique(rehash(values, code), code, |&c| rehash(values, c));
                     }
                 }
                 let h = hash_str(s);
@@ -296,7 +298,7 @@ impl StrColumn {
                     self.push(value);
                     return;
                 }
-                index.insert_unique(h, n as u32, |&c| hash_str(values.get(c as usize).unwrap_or_default()));
+                index.insert_unique(h, n as u32, |&c| rehash(values, c));
                 codes.push(n as u16);
                 values.push(Some(s));
             }

@@ -107,10 +107,9 @@ fn cell(column: &Column, row: usize) -> Option<Cell<'_>> {
 }
 
 fn hash(c: &Cell<'_>) -> u64 {
-    let hasher = foldhash::fast::FixedState::default();
     match c {
-        Cell::Str(s) => hasher.hash_one(s),
-        Cell::Number(n) => hasher.hash_one(n),
+        Cell::Str(s) => super::columns::hash_str(s),
+        Cell::Number(n) => foldhash::fast::FixedState::default().hash_one(n),
     }
 }
 
@@ -157,10 +156,6 @@ impl ValueIndex {
     fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
         let first = *self.table.find(hash(&c), |&r| cell(column, r as usize).as_ref() == Some(&c))?;
         Some((first, self.counts[first as usize]))
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.table.capacity() * 5 + self.counts.capacity() * 4
     }
 }
 
@@ -243,11 +238,6 @@ impl Store {
         };
         let member = (0..rows).map(|r| masks.get(r) == 0 && keys.counts[r] == 1).collect();
         Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
-    }
-
-    /// Bytes held by the key and value indices (for SKILLC_TIMINGS).
-    pub fn index_bytes(&self) -> usize {
-        self.keys.heap_bytes() + self.values.values().map(ValueIndex::heap_bytes).sum::<usize>() + self.member.capacity()
     }
 
     pub fn rows(&self) -> usize {

@@ -250,7 +250,7 @@ pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
             Rule::key_decl | Rule::collection_decl | Rule::summary_decl | Rule::relation_decl | Rule::graph_decl => {
                 "a declaration (`key`, `collection`, `relation`, `graph` or a field)"
             }
-            Rule::relation_path => "a path like `owners.id`",
+            Rule::relation_path => "a path like `list.field`",
             Rule::inverse_of => "`inverse`",
             Rule::table_entry => "an entry like `\"NYSE\": /[A-Z]{1,4}/`",
             Rule::boolean => "`true` or `false`",
