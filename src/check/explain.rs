@@ -279,10 +279,16 @@ impl<'d> Explainer<'d> {
                 let source_val = env.eval(source);
                 let source_text = self.text(source);
                 let elements: Vec<_> = env.elements(&source_val).collect();
-                // `all` fails on its false elements; `not any` on its true ones.
-                let looking_for = if all == want { Some(false) } else { Some(true) };
-                if !all && want {
-                    self.out.hints.push(format!("no element of `{source_text}` satisfies `{}`", self.text(body)));
+                // `all` fails on its false elements; `not any` on its true
+                // ones. `any` and `not all` fail for want of an element.
+                let looking_for = if all { Some(false) } else { Some(true) };
+                if all != want {
+                    let hint = if want {
+                        format!("no element of `{source_text}` satisfies `{}`", self.text(body))
+                    } else {
+                        format!("every element of `{source_text}` satisfies `{}`", self.text(body))
+                    };
+                    self.out.hints.push(hint);
                     return;
                 }
                 let mut shown = 0;
