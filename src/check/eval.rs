@@ -13,7 +13,18 @@ use crate::ir::expr::*;
 use crate::ir::schema::{EntityId, FieldId, GraphId, RelationId};
 use crate::ir::{Rule, TableValue};
 use crate::syntax::ast::CmpOp;
-use std::rc::Rc;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Collections at least this long are walked in parallel by the
+/// aggregates, filters and projections over them (a dataset rule over a
+/// million companies would otherwise run on one core while the other
+/// waits).
+const PARALLEL_FROM: usize = 1 << 16;
+/// ...in blocks of this many elements, fixed (not derived from the thread
+/// count) so that a sum adds in the same order on any machine.
+const BLOCK: usize = 1 << 14;
 
 #[derive(Clone, Debug)]
 pub enum Val<'a> {
@@ -43,7 +54,7 @@ pub enum Val<'a> {
     Group(GraphId, u32),
     Keys(EntityId),
     TableKeys(TableId),
-    Values(Rc<Vec<Val<'a>>>),
+    Values(Arc<Vec<Val<'a>>>),
 }
 
 impl Val<'_> {
@@ -86,7 +97,7 @@ pub struct Element<'a> {
 /// Iterates the elements of a collection value without allocating.
 pub enum Elements<'a> {
     Items { column: &'a Column, next: u32, end: u32 },
-    Values { values: Rc<Vec<Val<'a>>>, next: usize },
+    Values { values: Arc<Vec<Val<'a>>>, next: usize, end: usize },
     Rows { next: u32, end: u32, masks: &'a Masks, skip: u64 },
     Members { rows: &'a [u32], next: usize },
     Groups { graph: GraphId, next: u32, end: u32 },
@@ -106,8 +117,11 @@ impl<'a> Iterator for Elements<'a> {
                 *next += 1;
                 plain(cell(column, *next as usize - 1))
             }
-            Elements::Values { values, next } => {
-                let v = values.get(*next)?.clone();
+            Elements::Values { values, next, end } => {
+                if next >= end {
+                    return None;
+                }
+                let v = values[*next].clone();
                 *next += 1;
                 plain(v)
             }
@@ -244,8 +258,10 @@ impl<'a> Env<'a> {
                 if base.is_absent() {
                     return Val::Absent;
                 }
-                let items: Vec<Val<'a>> = self.elements(&base).map(|el| self.get(&el.body, *access)).filter(|v| !v.is_absent()).collect();
-                Val::Values(Rc::new(items))
+                let blocks = self.blocks(&base, |env, elements| {
+                    elements.map(|el| env.get(&el.body, *access)).filter(|v| !v.is_absent()).collect::<Vec<_>>()
+                });
+                Val::Values(Arc::new(concat(blocks)))
             }
             ExprKind::Lookup(t, key) => match self.eval(key) {
                 Val::Str(k) => match self.c.tables[t.0 as usize].get(k) {
@@ -378,23 +394,32 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                let mut acc = Accumulator::new(*agg);
-                for el in self.elements(&source) {
-                    if let Some(filter) = filter {
-                        if !self.passes_filter(*var, &el, filter) {
-                            continue;
+                // Once one block has decided an `any`/`all`, the others stop.
+                let decided = AtomicBool::new(false);
+                let blocks = self.blocks(&source, |env, elements| {
+                    let mut acc = Accumulator::new(*agg);
+                    for el in elements {
+                        if decided.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if let Some(filter) = filter {
+                            if !env.passes_filter(*var, &el, filter) {
+                                continue;
+                            }
+                        }
+                        env.vars[var.0 as usize] = el.body;
+                        let v = match body {
+                            Some(b) => env.eval(b),
+                            None => Val::Bool(true),
+                        };
+                        if acc.add(&v) {
+                            decided.store(true, Ordering::Relaxed);
+                            break;
                         }
                     }
-                    self.vars[var.0 as usize] = el.body;
-                    let v = match body {
-                        Some(b) => self.eval(b),
-                        None => Val::Bool(true),
-                    };
-                    if acc.add(&v) {
-                        break;
-                    }
-                }
-                acc.finish()
+                    acc
+                });
+                Accumulator::merge_all(*agg, blocks).finish()
             }
             ExprKind::AggList(agg, list) => {
                 // `sum(segments.revenue)`: aggregate the projection as it is
@@ -406,37 +431,48 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                let mut acc = Accumulator::new(*agg);
-                for el in self.elements(&source) {
-                    let v = match access {
-                        Some(a) => match self.get(&el.body, a) {
-                            Val::Absent => continue,
-                            v => v,
-                        },
-                        None => el.body,
-                    };
-                    if acc.add(&v) {
-                        break;
+                let decided = AtomicBool::new(false);
+                let blocks = self.blocks(&source, |env, elements| {
+                    let mut acc = Accumulator::new(*agg);
+                    for el in elements {
+                        if decided.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let v = match access {
+                            Some(a) => match env.get(&el.body, a) {
+                                Val::Absent => continue,
+                                v => v,
+                            },
+                            None => el.body,
+                        };
+                        if acc.add(&v) {
+                            decided.store(true, Ordering::Relaxed);
+                            break;
+                        }
                     }
-                }
-                acc.finish()
+                    acc
+                });
+                Accumulator::merge_all(*agg, blocks).finish()
             }
             ExprKind::Filter { var, source, filter } => {
                 let source = self.eval(source);
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                let mut kept = Vec::new();
-                for el in self.elements(&source) {
-                    if self.passes_filter(*var, &el, filter) {
-                        kept.push(el.body);
+                let blocks = self.blocks(&source, |env, elements| {
+                    let mut kept = Vec::new();
+                    for el in elements {
+                        if env.passes_filter(*var, &el, filter) {
+                            kept.push(el.body);
+                        }
                     }
-                }
-                Val::Values(Rc::new(kept))
+                    kept
+                });
+                Val::Values(Arc::new(concat(blocks)))
             }
             ExprKind::List(items) => {
                 let values: Vec<Val<'a>> = items.iter().map(|i| self.eval(i)).collect();
-                Val::Values(Rc::new(values))
+                Val::Values(Arc::new(values))
             }
             ExprKind::Call(builtin, args) => self.call(*builtin, args),
             ExprKind::Relation(rel, from) => match self.eval(from) {
@@ -543,11 +579,44 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// Runs `walk` over the elements of `source`: at once on this thread
+    /// for a short collection, else over fixed blocks in parallel, each
+    /// with its own copy of the variables. The blocks' results in order.
+    fn blocks<T: Send>(&mut self, source: &Val<'a>, walk: impl Fn(&mut Env<'a>, Elements<'a>) -> T + Sync) -> Vec<T> {
+        let len = match source {
+            Val::Collection(_) => self.data.masks.len(),
+            Val::Groups(g) => self.store().graphs[g].groups.len(),
+            Val::Values(values) => values.len(),
+            _ => 0,
+        };
+        if len < PARALLEL_FROM {
+            let elements = self.elements(source);
+            return vec![walk(self, elements)];
+        }
+        let this = &*self;
+        (0..len.div_ceil(BLOCK))
+            .into_par_iter()
+            .map_init(
+                || Env { c: this.c, data: this.data, rule: this.rule, this: this.this, vars: this.vars.clone() },
+                |env, block| {
+                    let (lo, hi) = (block * BLOCK, ((block + 1) * BLOCK).min(len));
+                    let elements = match env.elements(source) {
+                        Elements::Rows { masks, skip, .. } => Elements::Rows { next: lo as u32, end: hi as u32, masks, skip },
+                        Elements::Groups { graph, .. } => Elements::Groups { graph, next: lo as u32, end: hi as u32 },
+                        Elements::Values { values, .. } => Elements::Values { values, next: lo, end: hi },
+                        other => other,
+                    };
+                    walk(env, elements)
+                },
+            )
+            .collect()
+    }
+
     /// The elements of a collection value.
     pub fn elements(&self, v: &Val<'a>) -> Elements<'a> {
         match v {
             Val::List(column, start, end) => Elements::Items { column, next: *start, end: *end },
-            Val::Values(values) => Elements::Values { values: values.clone(), next: 0 },
+            Val::Values(values) => Elements::Values { values: values.clone(), next: 0, end: values.len() },
             Val::Collection(_) => {
                 let skip = self.rule.element_fields.iter().fold(0u64, |m, f| m | super::store::field_bit(*f));
                 Elements::Rows { next: 0, end: self.data.masks.len() as u32, masks: self.data.masks, skip }
@@ -569,6 +638,13 @@ impl<'a> Env<'a> {
             }
             _ => Elements::Empty,
         }
+    }
+}
+
+fn concat<T>(blocks: Vec<Vec<T>>) -> Vec<T> {
+    match <[Vec<T>; 1]>::try_from(blocks) {
+        Ok([one]) => one,
+        Err(blocks) => blocks.into_iter().flatten().collect(),
     }
 }
 
@@ -623,6 +699,24 @@ impl Accumulator {
             _ => {}
         }
         false
+    }
+
+    /// The accumulators of consecutive blocks combined, as if one had
+    /// seen every element in order (sums add block by block).
+    fn merge_all(agg: Agg, blocks: Vec<Accumulator>) -> Accumulator {
+        let mut all = Accumulator::new(agg);
+        for b in blocks {
+            all.count += b.count;
+            all.known += b.known;
+            all.yes += b.yes;
+            all.sum += b.sum;
+            all.unknown |= b.unknown;
+            all.best = match (all.best, b.best) {
+                (Some(x), Some(y)) => Some(if agg == Agg::Min { x.min(y) } else { x.max(y) }),
+                (x, y) => x.or(y),
+            };
+        }
+        all
     }
 
     fn finish(self) -> Val<'static> {

@@ -98,10 +98,16 @@ impl Compiled {
         retained.extend(e.summary.iter().copied());
         retained.extend(e.key);
         kept.extend(retained.iter().copied());
-        for v in [&mut kept, &mut retained] {
+        for v in [&mut kept, &mut retained, &mut unique_fields] {
             v.sort();
             v.dedup();
         }
+        // Each graph is analysed and each relation indexed once, however
+        // many rules read it.
+        relations.sort_by_key(|r| r.0);
+        relations.dedup();
+        graphs.sort_by_key(|g| g.0);
+        graphs.dedup();
         let rule_masks = program.rules.iter().map(|r| r.own_fields.iter().fold(0, |m, f| m | store::field_bit(*f))).collect();
         let plan = Plan::new(program.schema.entity(entity), &kept);
         let program_rules = program.rules.len();
@@ -615,7 +621,10 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         .filter(|(_, rule)| rule.scope == Scope::Dataset)
         .filter_map(|(i, rule)| {
             let mut env = eval::Env::new(c, data, rule, 0);
-            if env.run() != Some(false) {
+            let t = std::time::Instant::now();
+            let verdict = env.run();
+            c.rule_nanos[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+            if verdict != Some(false) {
                 return None;
             }
             env.reset(rule, 0);
@@ -624,6 +633,10 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         })
         .collect();
     timer.phase("dataset rules");
+    for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.scope == Scope::Dataset) {
+        let nanos = c.rule_nanos[i].load(std::sync::atomic::Ordering::Relaxed);
+        timer.note(&format!("{:>24} {:>8.1} ms", rule.id, nanos as f64 / 1e6));
+    }
 
     reasons.extend(candidates.reasons);
     reasons.par_sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
@@ -642,9 +655,30 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     let mut json_errors = candidates.json_errors.into_iter().peekable();
     let mut findings = Vec::new();
     let mut lines = candidates.entries;
-    // Per summary field: value → count, borrowed from the columns (no
-    // allocation per line); turned into the summary's owned map after.
-    let mut tallies: Vec<hashbrown::HashMap<&str, usize>> = vec![hashbrown::HashMap::new(); entity.summary.len()];
+    // Per summary field: value → count over the candidates' records,
+    // borrowed from the columns (no allocation per line) and counted in
+    // parallel; turned into the summary's owned map after.
+    let tallies: Vec<hashbrown::HashMap<&str, usize>> = entity
+        .summary
+        .iter()
+        .map(|&f| {
+            let column = &store.table.columns[f.0 as usize];
+            (base_rows..store.rows())
+                .into_par_iter()
+                .fold(hashbrown::HashMap::new, |mut tally: hashbrown::HashMap<&str, usize>, row| {
+                    if let eval::Val::Str(v) = eval::cell(column, row) {
+                        *tally.entry(v).or_default() += 1;
+                    }
+                    tally
+                })
+                .reduce(hashbrown::HashMap::new, |mut a, b| {
+                    for (v, n) in b {
+                        *a.entry(v).or_default() += n;
+                    }
+                    a
+                })
+        })
+        .collect();
     for (index, entry) in lines.iter_mut().enumerate() {
         summary.read += 1;
         let (key, found) = if entry.slot == NOT_JSON {
@@ -653,11 +687,6 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         } else {
             let r = entry.slot;
             let row = r as usize + base_rows;
-            for (tally, &f) in tallies.iter_mut().zip(&entity.summary) {
-                if let eval::Val::Str(v) = eval::cell(&store.table.columns[f.0 as usize], row) {
-                    *tally.entry(v).or_default() += 1;
-                }
-            }
             let mut found = Vec::new();
             while let Some((_, reason)) = reasons.next_if(|(rr, _)| *rr == r) {
                 found.push(reason);
