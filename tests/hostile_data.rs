@@ -570,3 +570,55 @@ fn memory_follows_the_rules_not_the_input() {
     assert_eq!(run.summary()["read"], i);
     assert!(run.peak_mib < 80, "100 MB of input took {} MiB", run.peak_mib);
 }
+
+/// Across several read chunks (8 MiB each) and the pieces they are cut
+/// into: every bad line is reported under its own line number, blank and
+/// CRLF lines count as lines, a byte-order mark is skipped, and the split
+/// files hold exactly the right lines, from standard input as from a file.
+#[test]
+fn line_numbers_and_the_split_hold_across_chunks() {
+    let dir = tempdir();
+    let data = dir.path().join("d.jsonl");
+    let mut input = String::from("\u{feff}");
+    let (mut bad, mut good) = (Vec::new(), Vec::new());
+    let mut line = 0usize;
+    while input.len() < 30 << 20 {
+        line += 1;
+        if line % 9_973 == 2 {
+            input.push_str(&format!("not json {line}\n"));
+            bad.push(line);
+        } else if line % 7_919 == 0 {
+            input.push_str("   \r\n");
+        } else if line % 5 == 0 {
+            input.push_str(&company(&format!("c{line}"), ""));
+            input.push_str("\r\n");
+            good.push(line);
+        } else {
+            input.push_str(&company(&format!("c{line}"), ""));
+            input.push('\n');
+            good.push(line);
+        }
+    }
+    write(&data, &input);
+    let acc = dir.path().join("acc.jsonl");
+    let rej = dir.path().join("rej.jsonl");
+    let split = ["--format", "json", "--accepted", acc.to_str().unwrap(), "--rejected", rej.to_str().unwrap()];
+    for stdin in [false, true] {
+        let run = if stdin {
+            let mut cmd = check_cmd(Path::new("-"), Path::new(SKILLS), &split);
+            run_bounded(&mut cmd, Some(input.clone().into_bytes()), BIG)
+        } else {
+            run_bounded(&mut check_cmd(&data, Path::new(SKILLS), &split), None, BIG)
+        };
+        let reported: Vec<usize> =
+            run.json_lines().iter().filter(|v| v["type"] == "entity").map(|v| v["line"].as_u64().unwrap() as usize).collect();
+        assert_eq!(reported, bad, "stdin: {stdin}");
+        assert_eq!(run.summary()["read"], bad.len() + good.len());
+        let accepted = std::fs::read_to_string(&acc).unwrap();
+        let ids: Vec<String> =
+            accepted.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(ids, good.iter().map(|l| format!("c{l}")).collect::<Vec<_>>(), "stdin: {stdin}");
+        let rejected = std::fs::read_to_string(&rej).unwrap();
+        assert_eq!(rejected.lines().collect::<Vec<_>>(), bad.iter().map(|l| format!("not json {l}")).collect::<Vec<_>>());
+    }
+}

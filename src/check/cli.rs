@@ -95,13 +95,13 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let stdin = args.dataset.as_os_str() == "-";
     let (candidates, mut reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
         let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
-        let (input, name): (Box<dyn Read>, String) = if stdin {
-            (Box::new(std::io::stdin().lock()), "standard input".into())
+        let (input, name): (Box<dyn Read + Send>, String) = if stdin {
+            (Box::new(std::io::stdin()), "standard input".into())
         } else {
             (Box::new(open_dataset(&args.dataset)?), format!("`{}`", args.dataset.display()))
         };
-        let loaded =
-            load(&compiled, input, spill.as_mut().map(|f| f as &mut dyn Write), true).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let loaded = load(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true)
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
         if let Some(f) = spill.as_mut() {
             f.rewind().map_err(|e| e.to_string())?;
         }

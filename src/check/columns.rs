@@ -3,6 +3,7 @@
 //! one buffer per column.
 
 use crate::ir::schema::FieldType;
+use rayon::prelude::*;
 
 /// A column of values of one declared type. JSON has no NaN, so a NaN in a
 /// number column means absent.
@@ -594,6 +595,21 @@ impl Table {
 
     pub fn heap_bytes(&self) -> usize {
         self.columns.iter().map(Column::heap_bytes).sum()
+    }
+
+    /// Appends each of `others` in turn; the columns are independent, so
+    /// each is appended on its own task.
+    pub fn append_all(&mut self, others: &[Table]) {
+        let Some(first) = others.first() else { return };
+        if self.columns.is_empty() {
+            self.columns = first.columns.iter().map(|c| c.clone_empty()).collect();
+        }
+        self.columns.par_iter_mut().enumerate().for_each(|(i, column)| {
+            for other in others {
+                column.append(&other.columns[i]);
+            }
+        });
+        self.rows += others.iter().map(|t| t.rows).sum::<usize>();
     }
 
     pub fn append(&mut self, other: &Table) {

@@ -376,8 +376,14 @@ pub struct Loaded {
 
 const CHUNK: usize = 8 << 20;
 
-/// A run of lines of one chunk, parsed and checked by one task.
+/// A run of lines of one chunk, parsed and checked by one task. Its line
+/// numbers count from 1 at its first line (blank ones included) until it
+/// is appended.
 struct Piece {
+    /// Lines seen, blank ones included.
+    lines: u32,
+    /// Bytes of input the piece covers.
+    bytes: u64,
     table: columns::Table,
     masks: store::Masks,
     record_lines: Vec<u32>,
@@ -390,7 +396,12 @@ struct Piece {
 /// parsed (and checked against the record-local rules) in parallel.
 /// `spill` receives every byte read (to re-read standard input later).
 /// With `local_rules` false (a `--base` dataset) only the schema is checked.
-pub fn load(c: &Compiled, input: impl Read, spill: Option<&mut dyn std::io::Write>, local_rules: bool) -> std::io::Result<Loaded> {
+pub fn load(
+    c: &Compiled,
+    input: impl Read + Send,
+    spill: Option<&mut (dyn std::io::Write + Send)>,
+    local_rules: bool,
+) -> std::io::Result<Loaded> {
     load_sized(c, input, spill, local_rules, None)
 }
 
@@ -399,8 +410,8 @@ pub fn load(c: &Compiled, input: impl Read, spill: Option<&mut dyn std::io::Writ
 /// never grow by doubling past what the dataset needs.
 pub fn load_sized(
     c: &Compiled,
-    mut input: impl Read,
-    mut spill: Option<&mut dyn std::io::Write>,
+    mut input: impl Read + Send,
+    mut spill: Option<&mut (dyn std::io::Write + Send)>,
     local_rules: bool,
     size: Option<u64>,
 ) -> std::io::Result<Loaded> {
@@ -413,69 +424,77 @@ pub fn load_sized(
         json_errors: Vec::new(),
         reasons: Vec::new(),
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut base_offset: u64 = 0;
-    let mut line_no: u32 = 0;
-    let mut first = true;
-    let mut eof = false;
-    let pieces_per_chunk = rayon::current_num_threads() * 4;
-    while !eof {
-        // Appended without zero-filling a chunk first: a small input (an
-        // example block, a lone line from an editor) paid for an 8 MB
-        // memset and its page faults on every check.
+    // Appends up to a chunk to `buf` (and to the spill); true at the end.
+    // Appended without zero-filling a chunk first: a small input (an
+    // example block, a lone line from an editor) paid for an 8 MB memset
+    // and its page faults on every check.
+    let mut fill = |buf: &mut Vec<u8>| -> std::io::Result<bool> {
         let before = buf.len();
         buf.reserve(CHUNK.min(size.map_or(CHUNK, |s| s as usize + 1)));
-        let n = (&mut input).take(CHUNK as u64).read_to_end(&mut buf)?;
-        eof = n < CHUNK;
-        let filled = buf.len();
+        let n = (&mut input).take(CHUNK as u64).read_to_end(buf)?;
         if let Some(s) = spill.as_deref_mut() {
-            s.write_all(&buf[before..filled])?;
+            s.write_all(&buf[before..])?;
         }
+        Ok(n < CHUNK)
+    };
+    let mut appender = Appender { line_no: 0, sized: size.is_none() };
+    let mut buf: Vec<u8> = Vec::new();
+    let mut next: Vec<u8> = Vec::new();
+    let mut eof = fill(&mut buf)?;
+    let mut base_offset: u64 = 0;
+    let mut parsed: Vec<Piece> = Vec::new();
+    let pieces_per_chunk = rayon::current_num_threads() * 4;
+    loop {
         let cut = if eof { buf.len() } else { memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1) };
         if cut == 0 && !eof {
-            continue; // a line longer than the chunk: read more
+            eof = fill(&mut buf)?; // a line longer than the chunk: read more
+            continue;
         }
-        let skip = if first && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-        first = false;
+        let skip = if base_offset == 0 && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
         let chunk = &buf[..cut];
-        // (line, content start, content end)
-        let mut spans = Vec::new();
-        for (start, content_end, _) in reader::lines(chunk) {
-            line_no += 1;
-            let content_start = if start == 0 { skip.min(content_end) } else { start };
-            if !reader::is_blank(&chunk[content_start..content_end]) {
-                spans.push((line_no, content_start, content_end));
+        // Pieces cut at line ends near equal byte offsets: each piece finds
+        // its own lines, so nothing walks the chunk before the parse.
+        let mut bounds = vec![0];
+        for k in 1..pieces_per_chunk {
+            let at = (cut * k / pieces_per_chunk).max(*bounds.last().unwrap_or(&0));
+            match memchr::memchr(b'\n', &chunk[at..]) {
+                Some(i) if at + i + 1 < cut => bounds.push(at + i + 1),
+                _ => break,
             }
         }
-        let per_piece = spans.len().div_ceil(pieces_per_chunk).max(1);
-        let pieces: Vec<Piece> = spans.par_chunks(per_piece).map(|lines| read_piece(c, chunk, base_offset, lines, local_rules)).collect();
-        for piece in pieces {
-            let first_record = loaded.masks.len() as u32;
-            loaded.table.append(&piece.table);
-            loaded.masks.extend(&piece.masks);
-            loaded.record_lines.extend(piece.record_lines);
-            let first_entry = loaded.entries.len() as u32;
-            loaded.entries.extend(piece.entries.into_iter().map(|mut e| {
-                if e.slot != NOT_JSON {
-                    e.slot += first_record;
+        bounds.push(cut);
+        bounds.dedup();
+        next.clear();
+        next.extend_from_slice(&buf[cut..]);
+        // A pipeline: while this chunk's pieces are parsed, the previous
+        // chunk's are appended and the next chunk is read, so no core
+        // waits on a step that only one can do.
+        let previous = std::mem::take(&mut parsed);
+        let (pieces, read) = rayon::join(
+            || {
+                bounds
+                    .par_windows(2)
+                    .map(|w| read_piece(c, chunk, w[0]..w[1], if w[0] == 0 { skip } else { 0 }, base_offset, local_rules))
+                    .collect()
+            },
+            || {
+                appender.append(&mut loaded, previous, size);
+                if eof {
+                    Ok(true)
+                } else {
+                    fill(&mut next)
                 }
-                e
-            }));
-            loaded.json_errors.extend(piece.json_errors.into_iter().map(|(i, m)| (i + first_entry, m)));
-            loaded.reasons.extend(piece.reasons.into_iter().map(|(r, reason)| (r + first_record, reason)));
-        }
-        if let (Some(size), 0) = (size, base_offset) {
-            if cut > 0 && (cut as u64) < size {
-                let ratio = size as f64 / cut as f64 * 1.02;
-                loaded.table.reserve_scaled(ratio);
-                let more = |len: usize| ((len as f64) * (ratio - 1.0)) as usize;
-                loaded.record_lines.reserve_exact(more(loaded.record_lines.len()));
-                loaded.entries.reserve_exact(more(loaded.entries.len()));
-            }
-        }
+            },
+        );
+        parsed = pieces;
         base_offset += cut as u64;
-        buf.drain(..cut);
+        if eof {
+            break;
+        }
+        eof = read?;
+        std::mem::swap(&mut buf, &mut next);
     }
+    appender.append(&mut loaded, parsed, size);
     loaded.table.shrink();
     timer.phase("read, parse, record-local rules");
     for &i in &c.local_rules {
@@ -497,8 +516,69 @@ pub fn load_sized(
     Ok(loaded)
 }
 
-fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize, usize)], local_rules: bool) -> Piece {
+/// Appends parsed pieces to what is loaded, in input order.
+struct Appender {
+    /// Lines appended so far, blank ones included.
+    line_no: u32,
+    /// Whether the columns were sized for the whole input yet.
+    sized: bool,
+}
+
+impl Appender {
+    fn append(&mut self, loaded: &mut Loaded, pieces: Vec<Piece>, size: Option<u64>) {
+        if pieces.is_empty() {
+            return;
+        }
+        let bytes: u64 = pieces.iter().map(|p| p.bytes).sum();
+        let (tables, pieces): (Vec<columns::Table>, Vec<Piece>) = pieces.into_iter().map(|mut p| (std::mem::take(&mut p.table), p)).unzip();
+        let table = &mut loaded.table;
+        let rest = (&mut loaded.masks, &mut loaded.record_lines, &mut loaded.entries, &mut loaded.json_errors, &mut loaded.reasons);
+        let line_no = &mut self.line_no;
+        // The columns are appended (in parallel, column by column) while
+        // this task appends the rest.
+        rayon::join(
+            || table.append_all(&tables),
+            || {
+                let (masks, record_lines, entries, json_errors, reasons) = rest;
+                for piece in pieces {
+                    let first_record = masks.len() as u32;
+                    let first_line = *line_no;
+                    *line_no += piece.lines;
+                    masks.extend(&piece.masks);
+                    record_lines.extend(piece.record_lines.into_iter().map(|l| l + first_line));
+                    let first_entry = entries.len() as u32;
+                    entries.extend(piece.entries.into_iter().map(|mut e| {
+                        e.line += first_line;
+                        if e.slot != NOT_JSON {
+                            e.slot += first_record;
+                        }
+                        e
+                    }));
+                    json_errors.extend(piece.json_errors.into_iter().map(|(i, m)| (i + first_entry, m)));
+                    reasons.extend(piece.reasons.into_iter().map(|(r, reason)| (r + first_record, reason)));
+                }
+            },
+        );
+        // After the first chunk, the columns are sized for the whole file.
+        if let (Some(size), false) = (size, self.sized) {
+            self.sized = true;
+            if bytes > 0 && bytes < size {
+                let ratio = size as f64 / bytes as f64 * 1.02;
+                loaded.table.reserve_scaled(ratio);
+                let more = |len: usize| ((len as f64) * (ratio - 1.0)) as usize;
+                loaded.record_lines.reserve_exact(more(loaded.record_lines.len()));
+                loaded.entries.reserve_exact(more(loaded.entries.len()));
+            }
+        }
+    }
+}
+
+/// Parses the lines of `chunk[range]` (skipping `skip` bytes of a
+/// byte-order mark at its start) and runs the record-local rules on them.
+fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, base_offset: u64, local_rules: bool) -> Piece {
     let mut piece = Piece {
+        lines: 0,
+        bytes: range.len() as u64,
         table: c.plan.table(),
         masks: store::Masks::default(),
         record_lines: Vec::new(),
@@ -507,7 +587,15 @@ fn read_piece(c: &Compiled, chunk: &[u8], base_offset: u64, lines: &[(u32, usize
         reasons: Vec::new(),
     };
     let mut scratch = reader::Scratch::default();
-    for &(line, start, end) in lines {
+    let offset = range.start;
+    for (start, end, _) in reader::lines(&chunk[range]) {
+        piece.lines += 1;
+        let line = piece.lines;
+        let (start, end) = (offset + start, offset + end);
+        let start = if start == 0 { skip.min(end) } else { start };
+        if reader::is_blank(&chunk[start..end]) {
+            continue;
+        }
         let record = match reader::read_line(&c.plan, &mut scratch, &mut piece.table, &chunk[start..end]) {
             Ok(failures) => {
                 let row = piece.masks.len() as u32;

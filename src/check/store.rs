@@ -82,12 +82,23 @@ pub struct GraphIndex {
 /// `unique(field)`.
 #[derive(Default)]
 pub struct ValueIndex {
-    /// The first row holding each distinct value, hashed by the value.
-    table: HashTable<u32>,
+    /// The first row holding each distinct value, hashed by the value, in
+    /// `PARTS` tables chosen by bits of the hash (built in parallel).
+    parts: Vec<HashTable<u32>>,
     /// Per row: how many rows hold its value (0 when it has none).
     counts: Vec<u32>,
     /// The rows of each value held by more than one row, by first row.
     shared: HashMap<u32, Vec<u32>>,
+}
+
+/// Tables a value index is split into: rows with equal values fall in the
+/// same part, so the parts are built independently.
+const PARTS: usize = 64;
+
+/// The part of a hash: bits the hash tables themselves use least (they
+/// take the low bits for the bucket and the top seven for the tag).
+fn part_of(hash: u64) -> usize {
+    (hash >> 40) as usize % PARTS
 }
 
 /// A hashable view of a scalar cell.
@@ -106,55 +117,96 @@ fn cell(column: &Column, row: usize) -> Option<Cell<'_>> {
     }
 }
 
+/// Never 0: while an index is built, 0 marks a row without a value.
 fn hash(c: &Cell<'_>) -> u64 {
-    match c {
+    let h = match c {
         Cell::Str(s) => super::columns::hash_str(s),
         Cell::Number(n) => foldhash::fast::FixedState::default().hash_one(n),
-    }
+    };
+    h.max(1)
 }
 
 impl ValueIndex {
-    /// Indexes a column: values hashed in parallel, then one sequential
-    /// pass that finds each row's first row with the same value.
+    /// Indexes a column: values hashed in parallel, rows grouped by the
+    /// part of their hash, then each part's rows walked in row order on
+    /// its own task, finding each row's first row with the same value.
     pub fn build(column: &Column, rows: usize) -> ValueIndex {
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
         let hashes: Vec<u64> = (0..rows).into_par_iter().map(|r| cell(column, r).map_or(0, |c| hash(&c))).collect();
-        let mut table: HashTable<u32> = HashTable::with_capacity(rows);
-        // First pass: counts[first row of the value] += 1, first row per row.
-        let mut first = vec![u32::MAX; rows];
-        let mut counts = vec![0u32; rows];
-        for row in 0..rows {
-            let Some(c) = cell(column, row) else { continue };
-            let h = hashes[row];
-            let f = match table.find(h, |&r| cell(column, r as usize).as_ref() == Some(&c)) {
-                Some(&r) => r,
-                None => {
-                    table.insert_unique(h, row as u32, |&r| hashes[r as usize]);
-                    row as u32
+        // The rows of each part, in row order (a counting sort).
+        let mut starts = vec![0usize; PARTS + 1];
+        for &h in hashes.iter().filter(|&&h| h != 0) {
+            starts[part_of(h) + 1] += 1;
+        }
+        for p in 0..PARTS {
+            starts[p + 1] += starts[p];
+        }
+        let mut fill = starts.clone();
+        let mut order = vec![0u32; starts[PARTS]];
+        for (row, &h) in hashes.iter().enumerate() {
+            if h != 0 {
+                let p = part_of(h);
+                order[fill[p]] = row as u32;
+                fill[p] += 1;
+            }
+        }
+        // A part touches only its own rows' slots: relaxed loads and
+        // stores, no contention.
+        let first: Vec<AtomicU32> = (0..rows).map(|_| AtomicU32::new(u32::MAX)).collect();
+        let counts: Vec<AtomicU32> = (0..rows).map(|_| AtomicU32::new(0)).collect();
+        let built: Vec<(HashTable<u32>, Vec<(u32, u32)>)> = (0..PARTS)
+            .into_par_iter()
+            .map(|p| {
+                let part = &order[starts[p]..starts[p + 1]];
+                let mut table: HashTable<u32> = HashTable::with_capacity(part.len());
+                for &row in part {
+                    let h = hashes[row as usize];
+                    // The row's own cell is read only on a hash match: the
+                    // part's rows are scattered over the column.
+                    let f = match table.find(h, |&r| cell(column, r as usize) == cell(column, row as usize)) {
+                        Some(&r) => r,
+                        None => {
+                            table.insert_unique(h, row, |&r| hashes[r as usize]);
+                            row
+                        }
+                    };
+                    first[row as usize].store(f, Relaxed);
+                    counts[f as usize].store(counts[f as usize].load(Relaxed) + 1, Relaxed);
                 }
-            };
-            first[row] = f;
-            counts[f as usize] += 1;
-        }
-        drop(hashes);
-        // Second pass: every row gets its value's count (a first row's
-        // count is final and precedes the rows that share it).
+                // Every row gets its value's count (a first row's count is
+                // final now and precedes the rows that share it).
+                let mut shared = Vec::new();
+                for &row in part {
+                    let f = first[row as usize].load(Relaxed);
+                    let n = counts[f as usize].load(Relaxed);
+                    counts[row as usize].store(n, Relaxed);
+                    if n > 1 {
+                        shared.push((f, row));
+                    }
+                }
+                (table, shared)
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(PARTS);
         let mut shared: HashMap<u32, Vec<u32>> = HashMap::new();
-        for row in 0..rows {
-            let f = first[row];
-            if f == u32::MAX {
-                continue;
-            }
-            counts[row] = counts[f as usize];
-            if counts[row] > 1 {
-                shared.entry(f).or_default().push(row as u32);
+        for (table, part_shared) in built {
+            parts.push(table);
+            for (f, row) in part_shared {
+                shared.entry(f).or_default().push(row);
             }
         }
-        ValueIndex { table, counts, shared }
+        ValueIndex { parts, counts: counts.into_iter().map(AtomicU32::into_inner).collect(), shared }
+    }
+
+    /// An index of `rows` rows that holds no value.
+    pub fn empty(rows: usize) -> ValueIndex {
+        ValueIndex { parts: Vec::new(), counts: vec![0; rows], shared: HashMap::new() }
     }
 
     /// (first row, number of rows) holding this value.
     fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
-        let first = *self.table.find(hash(&c), |&r| cell(column, r as usize).as_ref() == Some(&c))?;
+        let h = hash(&c);
+        let first = *self.parts.get(part_of(h))?.find(h, |&r| cell(column, r as usize).as_ref() == Some(&c))?;
         Some((first, self.counts[first as usize]))
     }
 }
@@ -234,7 +286,7 @@ impl Store {
         let rows = table.rows;
         let keys = match key {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
-            None => ValueIndex { counts: vec![0; rows], ..ValueIndex::default() },
+            None => ValueIndex::empty(rows),
         };
         let member = (0..rows).map(|r| masks.get(r) == 0 && keys.counts[r] == 1).collect();
         Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
@@ -312,10 +364,11 @@ impl Store {
                     })
                 })
                 .collect();
-            let index = RelationIndex {
-                forward: Adjacency::build(n, &edges, |&(holder, named, item)| (holder, named, item)),
-                backward: Adjacency::build(n, &edges, |&(holder, named, item)| (named, holder, item)),
-            };
+            let (forward, backward) = rayon::join(
+                || Adjacency::build(n, &edges, |&(holder, named, item)| (holder, named, item)),
+                || Adjacency::build(n, &edges, |&(holder, named, item)| (named, holder, item)),
+            );
+            let index = RelationIndex { forward, backward };
             self.relations.insert(rel, index);
         }
         for &g in used_graphs {
