@@ -120,6 +120,7 @@ impl Offsets {
         if other.wraps.is_empty() && (base + other.total) >> 31 == base >> 31 {
             // One window of 2^31: add the low part of the base, no carry.
             let low = (base & LOW) as u32;
+            room(&mut self.ends, other.ends.len());
             self.ends.extend(other.ends.iter().map(|&e| (e & ABSENT_BIT) | ((e & !ABSENT_BIT) + low)));
             self.total = base + other.total;
             return;
@@ -175,6 +176,7 @@ impl Texts {
     }
 
     fn append(&mut self, other: &Texts) {
+        self.room(other.text.len(), other.len());
         self.text.push_str(&other.text);
         self.offsets.append(&other.offsets);
     }
@@ -182,6 +184,14 @@ impl Texts {
     fn truncate(&mut self, rows: usize) {
         self.offsets.truncate(rows);
         self.text.truncate(self.offsets.total as usize);
+    }
+
+    /// Room for `bytes` more text in `rows` more rows (see `room`).
+    fn room(&mut self, bytes: usize, rows: usize) {
+        if self.text.capacity() - self.text.len() < bytes {
+            self.text.reserve_exact(bytes.max(self.text.len() / 8));
+        }
+        room(&mut self.offsets.ends, rows);
     }
 
     fn reserve_scaled(&mut self, more: impl Fn(usize) -> usize) {
@@ -339,23 +349,32 @@ impl StrColumn {
                         StrColumn::Plain(_) => {
                             // Became plain: fall back to row-by-row.
                             self.truncate(before);
-                            for i in 0..codes.len() {
-                                self.push(other.get(i));
-                            }
+                            self.push_rows(other);
                             return;
                         }
                     }
                 }
                 if let StrColumn::Dict { codes: mine, .. } = self {
+                    room(mine, codes.len());
                     mine.extend(codes.iter().map(|&c| if c == ABSENT_CODE { c } else { remap[c as usize] }));
                 }
             }
             (_, other) => {
                 self.make_plain();
-                for i in 0..other.len() {
-                    self.push(other.get(i));
-                }
+                self.push_rows(other);
             }
+        }
+    }
+
+    /// Pushes every row of `other` onto this plain column, its room made
+    /// first (see `room`).
+    fn push_rows(&mut self, other: &StrColumn) {
+        if let StrColumn::Plain(texts) = self {
+            let bytes: usize = (0..other.len()).map(|i| other.get(i).map_or(0, str::len)).sum();
+            texts.room(bytes, other.len());
+        }
+        for i in 0..other.len() {
+            self.push(other.get(i));
         }
     }
 
@@ -489,9 +508,19 @@ impl Column {
     pub fn append(&mut self, other: &Column) {
         self.densify();
         match (self, other) {
-            (Column::Number(a), Column::Number(b)) => a.extend_from_slice(b),
-            (Column::Number(a), Column::Sparse(b)) => a.extend(b.to_dense()),
-            (Column::Bool(a), Column::Bool(b)) => a.extend_from_slice(b),
+            (Column::Number(a), Column::Number(b)) => {
+                room(a, b.len());
+                a.extend_from_slice(b)
+            }
+            (Column::Number(a), Column::Sparse(b)) => {
+                let dense = b.to_dense();
+                room(a, dense.len());
+                a.extend(dense)
+            }
+            (Column::Bool(a), Column::Bool(b)) => {
+                room(a, b.len());
+                a.extend_from_slice(b)
+            }
             (Column::Str(a), Column::Str(b)) => a.append(b),
             (Column::List(a), Column::List(b)) => {
                 a.ends.append(&b.ends);
@@ -501,6 +530,7 @@ impl Column {
                 for (x, y) in a.fields.iter_mut().zip(&b.fields) {
                     x.append(y);
                 }
+                room(&mut a.present, b.present.len());
                 a.present.extend_from_slice(&b.present);
             }
             _ => {}
@@ -717,5 +747,15 @@ mod tests {
         assert_eq!(keys.get(5), None);
         assert_eq!(keys.get(999), Some("company-999"));
         assert_eq!(keys.get(0), Some("company-0"));
+    }
+}
+
+/// Makes room for `additional` more elements, growing by an eighth rather
+/// than doubling: the loaded columns are reserved from an estimate of the
+/// whole input, and when the estimate falls a little short, doubling a
+/// large column would double its memory to add a few percent.
+pub(crate) fn room<T>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() < additional {
+        v.reserve_exact(additional.max(v.len() / 8));
     }
 }

@@ -374,7 +374,12 @@ pub struct Loaded {
     pub reasons: Vec<(u32, Reason)>,
 }
 
-const CHUNK: usize = 8 << 20;
+/// Bytes read at a time: a 64th of a file of known size, so the two read
+/// buffers stay a small share of the input (the memory target holds at
+/// 100k companies too), between 256 KiB and 8 MiB; 2 MiB from a pipe.
+fn chunk_size(size: Option<u64>) -> usize {
+    size.map_or(2 << 20, |s| usize::try_from(s / 64).unwrap_or(usize::MAX).clamp(256 << 10, 8 << 20))
+}
 
 /// A run of lines of one chunk, parsed and checked by one task. Its line
 /// numbers count from 1 at its first line (blank ones included) until it
@@ -428,14 +433,16 @@ pub fn load_sized(
     // Appended without zero-filling a chunk first: a small input (an
     // example block, a lone line from an editor) paid for an 8 MB memset
     // and its page faults on every check.
+    let chunk = chunk_size(size);
     let mut fill = |buf: &mut Vec<u8>| -> std::io::Result<bool> {
         let before = buf.len();
-        buf.reserve(CHUNK.min(size.map_or(CHUNK, |s| s as usize + 1)));
-        let n = (&mut input).take(CHUNK as u64).read_to_end(buf)?;
+        // Exact: the buffers are swapped and refilled, never doubled.
+        buf.reserve_exact(chunk.min(size.map_or(chunk, |s| s as usize + 1)));
+        let n = (&mut input).take(chunk as u64).read_to_end(buf)?;
         if let Some(s) = spill.as_deref_mut() {
             s.write_all(&buf[before..])?;
         }
-        Ok(n < CHUNK)
+        Ok(n < chunk)
     };
     let mut appender = Appender { line_no: 0, sized: size.is_none() };
     let mut buf: Vec<u8> = Vec::new();
@@ -545,8 +552,10 @@ impl Appender {
                     let first_line = *line_no;
                     *line_no += piece.lines;
                     masks.extend(&piece.masks);
+                    columns::room(record_lines, piece.record_lines.len());
                     record_lines.extend(piece.record_lines.into_iter().map(|l| l + first_line));
                     let first_entry = entries.len() as u32;
+                    columns::room(entries, piece.entries.len());
                     entries.extend(piece.entries.into_iter().map(|mut e| {
                         e.line += first_line;
                         if e.slot != NOT_JSON {
