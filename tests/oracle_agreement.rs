@@ -23,7 +23,7 @@ fn engine(c: &Compiled, input: &[u8]) -> (Vec<(u32, Verdict, BTreeSet<String>)>,
     let lines = report
         .lines
         .iter()
-        .map(|l| (l.line, l.verdict(), report.reasons(l).iter().map(|r| check::reason_id(c, &r.rule)).collect()))
+        .map(|l| (l.line, report.verdict(l), report.reasons(l).iter().map(|r| check::reason_id(c, &r.rule)).collect()))
         .collect();
     let dataset = report.dataset.iter().map(|d| c.program.rules[d.rule].id.clone()).collect();
     let _ = ReasonRule::Json;

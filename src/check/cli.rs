@@ -133,7 +133,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     timer.phase("report written");
 
     if let Some(input) = reread.as_mut() {
-        split(input, &report.lines, args.accepted.as_deref(), args.rejected.as_deref())?;
+        split(input, &report, args.accepted.as_deref(), args.rejected.as_deref())?;
         timer.phase("accepted and rejected lines split");
     }
     Ok(if report.summary.rejected > 0 { 1 } else { 0 })
@@ -162,25 +162,28 @@ impl AtomicFile {
 
 /// Copies each non-blank line, byte for byte, to the accepted or the
 /// rejected file (flagged lines are accepted).
-fn split(input: &mut File, lines: &[super::LineReport], accepted: Option<&Path>, rejected: Option<&Path>) -> Result<(), String> {
+fn split(input: &mut File, report: &super::Report, accepted: Option<&Path>, rejected: Option<&Path>) -> Result<(), String> {
     let mut accepted = accepted.map(AtomicFile::create).transpose()?;
     let mut rejected = rejected.map(AtomicFile::create).transpose()?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
-    let mut pos: u64 = 0;
     let mut buf = Vec::new();
-    for line in lines {
-        // Skip blank lines and the byte-order mark between recorded lines.
-        std::io::copy(&mut (&mut reader).take(line.start() - pos), &mut std::io::sink()).map_err(|e| e.to_string())?;
+    let mut reports = report.lines.iter().peekable();
+    // The input again, line by line as the loader cut it (to each `\n`):
+    // a line with a report is copied whole, blank lines are skipped.
+    let mut line_no: u32 = 0;
+    while reports.peek().is_some() {
         buf.clear();
-        // The line runs to its `\n` (or the end of the input).
-        reader.read_until(b'\n', &mut buf).map_err(|e| e.to_string())?;
-        pos = line.start() + buf.len() as u64;
-        if buf.last() != Some(&b'\n') {
-            buf.push(b'\n');
+        if reader.read_until(b'\n', &mut buf).map_err(|e| e.to_string())? == 0 {
+            break;
         }
-        let target = if line.verdict() == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
+        line_no += 1;
+        let Some(line) = reports.next_if(|l| l.line == line_no) else { continue };
+        // The byte-order mark is not part of the first line.
+        let text = if line_no == 1 { buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf) } else { &buf[..] };
+        let target = if report.verdict(line) == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
         if let Some(t) = target {
-            t.file.write_all(&buf).map_err(|e| format!("cannot write `{}`: {e}", t.path.display()))?;
+            let written = t.file.write_all(text).and_then(|()| if text.last() == Some(&b'\n') { Ok(()) } else { t.file.write_all(b"\n") });
+            written.map_err(|e| format!("cannot write `{}`: {e}", t.path.display()))?;
         }
     }
     if let Some(a) = accepted {

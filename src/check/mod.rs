@@ -244,9 +244,10 @@ pub struct Reason {
     pub detail: Option<String>,
 }
 
-/// The outcome for one non-blank input line: 16 bytes, so a report on
-/// millions of lines stays small; its reasons are in `Report::findings`.
-/// The line runs from its start to its `\n` (the split re-reads it).
+/// The outcome for one non-blank input line: 8 bytes, so a report on
+/// millions of lines stays small; its reasons and verdict are in
+/// `Report::findings` (a line without a finding is accepted). The split
+/// re-reads the input line by line, so no offset is kept.
 #[derive(Clone, Debug)]
 pub struct LineReport {
     pub line: u32,
@@ -254,36 +255,13 @@ pub struct LineReport {
     /// report: the index of its finding in `Report::findings`, or
     /// `NO_FINDING`.
     slot: u32,
-    /// The line's first byte in its input (after a byte-order mark on the
-    /// first line), the verdict in the top two bits: inputs stay below
-    /// 2^62 bytes.
-    start_and_verdict: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<LineReport>() == 16);
-const VERDICT_SHIFT: u32 = 62;
-const START_MASK: u64 = (1 << VERDICT_SHIFT) - 1;
+const _: () = assert!(std::mem::size_of::<LineReport>() == 8);
 
 impl LineReport {
-    fn new(line: u32, start: u64, slot: u32) -> LineReport {
-        LineReport { line, slot, start_and_verdict: start & START_MASK }
-    }
-
-    /// The line's first byte in its input.
-    pub fn start(&self) -> u64 {
-        self.start_and_verdict & START_MASK
-    }
-
-    pub fn verdict(&self) -> Verdict {
-        match self.start_and_verdict >> VERDICT_SHIFT {
-            0 => Verdict::Accepted,
-            1 => Verdict::Flagged,
-            _ => Verdict::Rejected,
-        }
-    }
-
-    fn set_verdict(&mut self, verdict: Verdict) {
-        self.start_and_verdict = self.start() | (verdict as u64) << VERDICT_SHIFT;
+    fn new(line: u32, slot: u32) -> LineReport {
+        LineReport { line, slot }
     }
 }
 
@@ -294,6 +272,8 @@ const NO_FINDING: u32 = u32::MAX;
 /// The reasons of one line with findings.
 #[derive(Clone, Debug)]
 pub struct Finding {
+    /// Flagged or rejected.
+    pub verdict: Verdict,
     /// The record's key, when it has one.
     pub key: Option<Box<str>>,
     pub reasons: Vec<Reason>,
@@ -352,6 +332,10 @@ impl Report {
     pub fn reasons(&self, line: &LineReport) -> &[Reason] {
         self.findings.get(line.slot as usize).map_or(&[], |f| &f.reasons)
     }
+    pub fn verdict(&self, line: &LineReport) -> Verdict {
+        self.findings.get(line.slot as usize).map_or(Verdict::Accepted, |f| f.verdict)
+    }
+
     /// The key of a line's record, for lines with findings.
     pub fn key(&self, line: &LineReport) -> Option<&str> {
         self.findings.get(line.slot as usize).and_then(|f| f.key.as_deref())
@@ -478,12 +462,7 @@ pub fn load_sized(
         // waits on a step that only one can do.
         let previous = std::mem::take(&mut parsed);
         let (pieces, read) = rayon::join(
-            || {
-                bounds
-                    .par_windows(2)
-                    .map(|w| read_piece(c, chunk, w[0]..w[1], if w[0] == 0 { skip } else { 0 }, base_offset, local_rules))
-                    .collect()
-            },
+            || bounds.par_windows(2).map(|w| read_piece(c, chunk, w[0]..w[1], if w[0] == 0 { skip } else { 0 }, local_rules)).collect(),
             || {
                 appender.append(&mut loaded, previous, size);
                 if eof {
@@ -584,7 +563,7 @@ impl Appender {
 
 /// Parses the lines of `chunk[range]` (skipping `skip` bytes of a
 /// byte-order mark at its start) and runs the record-local rules on them.
-fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, base_offset: u64, local_rules: bool) -> Piece {
+fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, local_rules: bool) -> Piece {
     let mut piece = Piece {
         lines: 0,
         bytes: range.len() as u64,
@@ -628,7 +607,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
                 NOT_JSON
             }
         };
-        piece.entries.push(LineReport::new(line, base_offset + start as u64, record));
+        piece.entries.push(LineReport::new(line, record));
     }
     if local_rules && !c.local_rules.is_empty() {
         let data = eval::Data { table: &piece.table, masks: &piece.masks, store: None };
@@ -802,7 +781,6 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         } else {
             Verdict::Flagged
         };
-        entry.set_verdict(verdict);
         match verdict {
             Verdict::Accepted => summary.accepted += 1,
             Verdict::Flagged => summary.flagged += 1,
@@ -814,7 +792,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         entry.slot = if found.is_empty() {
             NO_FINDING
         } else {
-            findings.push(Finding { key, reasons: found });
+            findings.push(Finding { verdict, key, reasons: found });
             findings.len() as u32 - 1
         };
     }

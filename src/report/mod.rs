@@ -74,7 +74,7 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
     // (the memory held is one batch's text), and written in input order.
     const PART: usize = 256;
     const BATCH: usize = 64 * PART;
-    let shown: Vec<&LineReport> = report.lines.iter().filter(|l| l.verdict() != Verdict::Accepted).collect();
+    let shown: Vec<&LineReport> = report.lines.iter().filter(|l| report.verdict(l) != Verdict::Accepted).collect();
     for batch in shown.chunks(BATCH) {
         let parts: Vec<std::io::Result<Vec<u8>>> = batch
             .par_chunks(PART)
@@ -113,7 +113,7 @@ fn write_entity_line(c: &Compiled, report: &Report, line: &LineReport, out: &mut
         "version": OUTPUT_VERSION,
         "entity": report.key(line),
         "line": line.line,
-        "verdict": line.verdict().as_str(),
+        "verdict": report.verdict(line).as_str(),
         "reasons": reasons,
     });
     serde_json::to_writer(&mut *out, &value)?;
@@ -159,7 +159,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     let mut out = String::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
     let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
-    for line in report.lines.iter().filter(|l| l.verdict() != Verdict::Accepted) {
+    for line in report.lines.iter().filter(|l| report.verdict(l) != Verdict::Accepted) {
         let visible: Vec<&Reason> = report
             .reasons(line)
             .iter()
@@ -178,7 +178,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
         if visible.is_empty() {
             continue;
         }
-        out.push_str(&header(line, report.key(line), &style));
+        out.push_str(&header(line, report.verdict(line), report.key(line), &style));
         for r in visible {
             out.push_str(&reason_text(c, line.line, r, &style));
         }
@@ -216,8 +216,8 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     out
 }
 
-fn header(line: &LineReport, key: Option<&str>, style: &Style) -> String {
-    let verdict = match line.verdict() {
+fn header(line: &LineReport, verdict: Verdict, key: Option<&str>, style: &Style) -> String {
+    let verdict = match verdict {
         Verdict::Rejected => style.paint("1;31", "rejected"),
         Verdict::Flagged => style.paint("1;33", "flagged"),
         Verdict::Accepted => "accepted".into(),
