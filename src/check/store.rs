@@ -85,8 +85,11 @@ pub struct ValueIndex {
     /// The first row holding each distinct value, hashed by the value, in
     /// `PARTS` tables chosen by bits of the hash (built in parallel).
     parts: Vec<HashTable<u32>>,
-    /// Per row: how many rows hold its value (0 when it has none).
-    counts: Vec<u32>,
+    /// A bit per row: whether it holds a value.
+    held: Vec<u64>,
+    /// The first row of each row whose value other rows hold too (few):
+    /// every other row with a value holds it alone.
+    first_of_shared: HashMap<u32, u32>,
     /// The rows of each value held by more than one row, by first row.
     shared: HashMap<u32, Vec<u32>>,
 }
@@ -173,14 +176,12 @@ impl ValueIndex {
                     first[row as usize].store(f, Relaxed);
                     counts[f as usize].store(counts[f as usize].load(Relaxed) + 1, Relaxed);
                 }
-                // Every row gets its value's count (a first row's count is
-                // final now and precedes the rows that share it).
+                // The rows of each value held more than once (the counts
+                // are final now).
                 let mut shared = Vec::new();
                 for &row in part {
                     let f = first[row as usize].load(Relaxed);
-                    let n = counts[f as usize].load(Relaxed);
-                    counts[row as usize].store(n, Relaxed);
-                    if n > 1 {
+                    if counts[f as usize].load(Relaxed) > 1 {
                         shared.push((f, row));
                     }
                 }
@@ -195,19 +196,45 @@ impl ValueIndex {
                 shared.entry(f).or_default().push(row);
             }
         }
-        ValueIndex { parts, counts: counts.into_iter().map(AtomicU32::into_inner).collect(), shared }
+        let mut held = vec![0u64; rows.div_ceil(64)];
+        for (row, &h) in hashes.iter().enumerate() {
+            if h != 0 {
+                held[row / 64] |= 1 << (row % 64);
+            }
+        }
+        // Counts per row were only needed while building: a bit per row
+        // and the few shared rows replace 4 bytes a row.
+        drop(counts);
+        let first_of_shared = shared.iter().flat_map(|(&f, rows)| rows.iter().map(move |&r| (r, f))).collect();
+        ValueIndex { parts, held, first_of_shared, shared }
+    }
+
+    /// How many rows hold the value of `first`, the first row holding it.
+    fn count_of_first(&self, first: u32) -> u32 {
+        self.shared.get(&first).map_or(1, |rows| rows.len() as u32)
+    }
+
+    /// How many rows hold this row's value (0 when it has none).
+    fn count(&self, row: usize) -> u32 {
+        if self.held[row / 64] >> (row % 64) & 1 == 0 {
+            return 0;
+        }
+        match self.first_of_shared.get(&(row as u32)) {
+            Some(&f) => self.count_of_first(f),
+            None => 1,
+        }
     }
 
     /// An index of `rows` rows that holds no value.
     pub fn empty(rows: usize) -> ValueIndex {
-        ValueIndex { parts: Vec::new(), counts: vec![0; rows], shared: HashMap::new() }
+        ValueIndex { parts: Vec::new(), held: vec![0; rows.div_ceil(64)], first_of_shared: HashMap::new(), shared: HashMap::new() }
     }
 
     /// (first row, number of rows) holding this value.
     fn find(&self, column: &Column, c: Cell<'_>) -> Option<(u32, u32)> {
         let h = hash(&c);
         let first = *self.parts.get(part_of(h))?.find(h, |&r| cell(column, r as usize).as_ref() == Some(&c))?;
-        Some((first, self.counts[first as usize]))
+        Some((first, self.count_of_first(first)))
     }
 }
 
@@ -288,7 +315,7 @@ impl Store {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
             None => ValueIndex::empty(rows),
         };
-        let member = (0..rows).map(|r| masks.get(r) == 0 && keys.counts[r] == 1).collect();
+        let member = (0..rows).map(|r| masks.get(r) == 0 && keys.count(r) == 1).collect();
         Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
     }
 
@@ -332,7 +359,7 @@ impl Store {
     /// How many rows hold this row's value of `field` (`unique`).
     pub fn value_count(&self, field: FieldId, row: usize) -> Option<u32> {
         let index = if Some(field) == self.key { &self.keys } else { self.values.get(&field)? };
-        Some(index.counts[row]).filter(|&n| n > 0)
+        Some(index.count(row)).filter(|&n| n > 0)
     }
 
     /// Builds the indices the program's relations and graphs need.
