@@ -432,7 +432,7 @@ pub fn load_sized(
     let mut buf: Vec<u8> = Vec::new();
     let mut next: Vec<u8> = Vec::new();
     let mut eof = fill(&mut buf)?;
-    let mut base_offset: u64 = 0;
+    let mut first_chunk = true;
     let mut parsed: Vec<Piece> = Vec::new();
     let pieces_per_chunk = rayon::current_num_threads() * 4;
     loop {
@@ -441,7 +441,8 @@ pub fn load_sized(
             eof = fill(&mut buf)?; // a line longer than the chunk: read more
             continue;
         }
-        let skip = if base_offset == 0 && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let skip = if first_chunk && buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        first_chunk = false;
         let chunk = &buf[..cut];
         // Pieces cut at line ends near equal byte offsets: each piece finds
         // its own lines, so nothing walks the chunk before the parse.
@@ -473,7 +474,6 @@ pub fn load_sized(
             },
         );
         parsed = pieces;
-        base_offset += cut as u64;
         if eof {
             break;
         }
