@@ -134,7 +134,6 @@ impl ValueIndex {
     /// part of their hash, then each part's rows walked in row order on
     /// its own task, finding each row's first row with the same value.
     pub fn build(column: &Column, rows: usize) -> ValueIndex {
-        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
         let hashes: Vec<u64> = (0..rows).into_par_iter().map(|r| cell(column, r).map_or(0, |c| hash(&c))).collect();
         // The rows of each part, in row order (a counting sort).
         let mut starts = vec![0usize; PARTS + 1];
@@ -153,47 +152,36 @@ impl ValueIndex {
                 fill[p] += 1;
             }
         }
-        // A part touches only its own rows' slots: relaxed loads and
-        // stores, no contention.
-        let first: Vec<AtomicU32> = (0..rows).map(|_| AtomicU32::new(u32::MAX)).collect();
-        let counts: Vec<AtomicU32> = (0..rows).map(|_| AtomicU32::new(0)).collect();
+        // Each part on its own task, its rows in row order: the first row
+        // of a value enters the table, a later row with the same value is
+        // a repeat of it (few: keys are meant to be unique).
         let built: Vec<(HashTable<u32>, Vec<(u32, u32)>)> = (0..PARTS)
             .into_par_iter()
             .map(|p| {
                 let part = &order[starts[p]..starts[p + 1]];
                 let mut table: HashTable<u32> = HashTable::with_capacity(part.len());
+                let mut repeats = Vec::new();
                 for &row in part {
                     let h = hashes[row as usize];
                     // The row's own cell is read only on a hash match: the
                     // part's rows are scattered over the column.
-                    let f = match table.find(h, |&r| cell(column, r as usize) == cell(column, row as usize)) {
-                        Some(&r) => r,
+                    match table.find(h, |&r| cell(column, r as usize) == cell(column, row as usize)) {
+                        Some(&first) => repeats.push((first, row)),
                         None => {
                             table.insert_unique(h, row, |&r| hashes[r as usize]);
-                            row
                         }
-                    };
-                    first[row as usize].store(f, Relaxed);
-                    counts[f as usize].store(counts[f as usize].load(Relaxed) + 1, Relaxed);
-                }
-                // The rows of each value held more than once (the counts
-                // are final now).
-                let mut shared = Vec::new();
-                for &row in part {
-                    let f = first[row as usize].load(Relaxed);
-                    if counts[f as usize].load(Relaxed) > 1 {
-                        shared.push((f, row));
                     }
                 }
-                (table, shared)
+                (table, repeats)
             })
             .collect();
+        drop(order);
         let mut parts = Vec::with_capacity(PARTS);
         let mut shared: HashMap<u32, Vec<u32>> = HashMap::new();
-        for (table, part_shared) in built {
+        for (table, repeats) in built {
             parts.push(table);
-            for (f, row) in part_shared {
-                shared.entry(f).or_default().push(row);
+            for (first, row) in repeats {
+                shared.entry(first).or_insert_with(|| vec![first]).push(row);
             }
         }
         let mut held = vec![0u64; rows.div_ceil(64)];
@@ -202,9 +190,6 @@ impl ValueIndex {
                 held[row / 64] |= 1 << (row % 64);
             }
         }
-        // Counts per row were only needed while building: a bit per row
-        // and the few shared rows replace 4 bytes a row.
-        drop(counts);
         let first_of_shared = shared.iter().flat_map(|(&f, rows)| rows.iter().map(move |&r| (r, f))).collect();
         ValueIndex { parts, held, first_of_shared, shared }
     }
