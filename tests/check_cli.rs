@@ -642,3 +642,26 @@ fn a_failing_ratio_is_reported_to_the_last_digit() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("\"consolidated_revenue / employee_count\":20116451.612903226"), "{text}");
 }
+
+/// A duplicate key's reason lists the input lines of every copy: line
+/// numbers count blank lines and lines that are not JSON objects, in the
+/// base and in the candidates alike.
+#[test]
+fn duplicate_lines_count_blank_and_malformed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write(dir.path(), "base.jsonl", format!("oops\n{}\n\n{}\n", company("b", ""), company("a", "")));
+    let candidates = format!("\nnot json\n{}\n{{bad\n{}\n{}\n", company("a", ""), company("c", ""), company("a", ""));
+    let data = write(dir.path(), "new.jsonl", &candidates);
+    let out = check(&data, &["--base", base.to_str().unwrap(), "--format", "json"]);
+    let lines = json_lines(&out);
+    let duplicates: Vec<(u64, Value, Value)> = entities(&lines)
+        .iter()
+        .filter(|e| rules_of(e) == ["unique-id"])
+        .map(|e| {
+            let values = &e["reasons"][0]["values"];
+            (e["line"].as_u64().unwrap(), values["lines"].clone(), values["base_lines"].clone())
+        })
+        .collect();
+    let expected = (serde_json::json!([3, 6]), serde_json::json!([4]));
+    assert_eq!(duplicates, vec![(3, expected.0.clone(), expected.1.clone()), (6, expected.0, expected.1)]);
+}

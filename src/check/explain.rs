@@ -358,7 +358,7 @@ impl<'d> Explainer<'d> {
                 let (mut lines, mut base_lines) = (Vec::new(), Vec::new());
                 if let (Val::Str(k), true) = (&value, Some(*f) == store.key) {
                     for r in store.rows_with_key(k) {
-                        let line = Value::from(store.lines[r as usize]);
+                        let line = Value::from(store.line_of(r));
                         if (r as usize) < store.base {
                             base_lines.push(line);
                         } else {

@@ -21,7 +21,7 @@ use reader::Plan;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::io::Read;
-use store::Store;
+use store::{RecordLines, Store};
 
 /// A program ready to run: regular expressions compiled, tables hashed.
 pub struct Compiled {
@@ -347,8 +347,6 @@ impl Report {
 pub struct Loaded {
     pub table: columns::Table,
     pub masks: store::Masks,
-    /// The input line of each record.
-    pub record_lines: Vec<u32>,
     pub entries: Vec<LineReport>,
     /// (index into `entries`, the parser's message) of each line that is
     /// not a JSON object, in order.
@@ -375,7 +373,6 @@ struct Piece {
     bytes: u64,
     table: columns::Table,
     masks: store::Masks,
-    record_lines: Vec<u32>,
     entries: Vec<LineReport>,
     json_errors: Vec<(u32, Box<str>)>,
     reasons: Vec<(u32, Reason)>,
@@ -408,7 +405,6 @@ pub fn load_sized(
     let mut loaded = Loaded {
         table: c.plan.table().retain(&c.retained),
         masks: store::Masks::default(),
-        record_lines: Vec::new(),
         entries: Vec::new(),
         json_errors: Vec::new(),
         reasons: Vec::new(),
@@ -518,21 +514,19 @@ impl Appender {
         let bytes: u64 = pieces.iter().map(|p| p.bytes).sum();
         let (tables, pieces): (Vec<columns::Table>, Vec<Piece>) = pieces.into_iter().map(|mut p| (std::mem::take(&mut p.table), p)).unzip();
         let table = &mut loaded.table;
-        let rest = (&mut loaded.masks, &mut loaded.record_lines, &mut loaded.entries, &mut loaded.json_errors, &mut loaded.reasons);
+        let rest = (&mut loaded.masks, &mut loaded.entries, &mut loaded.json_errors, &mut loaded.reasons);
         let line_no = &mut self.line_no;
         // The columns are appended (in parallel, column by column) while
         // this task appends the rest.
         rayon::join(
             || table.append_all(&tables),
             || {
-                let (masks, record_lines, entries, json_errors, reasons) = rest;
+                let (masks, entries, json_errors, reasons) = rest;
                 for piece in pieces {
                     let first_record = masks.len() as u32;
                     let first_line = *line_no;
                     *line_no += piece.lines;
                     masks.extend(&piece.masks);
-                    columns::room(record_lines, piece.record_lines.len());
-                    record_lines.extend(piece.record_lines.into_iter().map(|l| l + first_line));
                     let first_entry = entries.len() as u32;
                     columns::room(entries, piece.entries.len());
                     entries.extend(piece.entries.into_iter().map(|mut e| {
@@ -554,7 +548,6 @@ impl Appender {
                 let ratio = size as f64 / bytes as f64 * 1.02;
                 loaded.table.reserve_scaled(ratio);
                 let more = |len: usize| ((len as f64) * (ratio - 1.0)) as usize;
-                loaded.record_lines.reserve_exact(more(loaded.record_lines.len()));
                 loaded.entries.reserve_exact(more(loaded.entries.len()));
             }
         }
@@ -569,7 +562,6 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
         bytes: range.len() as u64,
         table: c.plan.table(),
         masks: store::Masks::default(),
-        record_lines: Vec::new(),
         entries: Vec::new(),
         json_errors: Vec::new(),
         reasons: Vec::new(),
@@ -588,7 +580,6 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
             Ok(failures) => {
                 let row = piece.masks.len() as u32;
                 piece.masks.push(failures.iter().fold(0, |m, f| m | store::field_bit(f.field)));
-                piece.record_lines.push(line);
                 piece.reasons.extend(failures.into_iter().map(|f| {
                     (
                         row,
@@ -658,16 +649,19 @@ fn reason_order(rule: &ReasonRule) -> (u8, usize) {
 pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     let mut timer = Timer::new();
     let base_rows = base.as_ref().map_or(0, |b| b.masks.len());
-    let (table, masks, record_lines) = match base {
+    let record_lines =
+        |entries: Vec<LineReport>, errors: &[(u32, Box<str>)]| RecordLines::new(entries, errors.iter().map(|(i, _)| *i).collect());
+    let (table, masks, base_lines) = match base {
         Some(mut b) => {
             b.table.append(&candidates.table);
             b.masks.extend(&candidates.masks);
-            b.record_lines.extend_from_slice(&candidates.record_lines);
-            (b.table, b.masks, b.record_lines)
+            let lines = record_lines(b.entries, &b.json_errors);
+            (b.table, b.masks, lines)
         }
-        None => (candidates.table, candidates.masks, candidates.record_lines),
+        None => (candidates.table, candidates.masks, RecordLines::default()),
     };
-    let mut store = Store::new(table, masks, record_lines, c.plan.key);
+    let candidate_lines = record_lines(candidates.entries, &candidates.json_errors);
+    let mut store = Store::new(table, masks, [base_lines, candidate_lines], c.plan.key);
     store.base = base_rows;
     store.index(&c.program.schema, &c.relations, &c.graphs, &c.unique_fields);
     timer.phase("index keys, relations, graphs");
@@ -730,7 +724,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
 
     let mut json_errors = candidates.json_errors.into_iter().peekable();
     let mut findings = Vec::new();
-    let mut lines = candidates.entries;
+    let mut lines = std::mem::take(&mut store.lines[1].entries);
     // Per summary field: value → count over the candidates' records,
     // borrowed from the columns (no allocation per line) and counted in
     // parallel; turned into the summary's owned map after.

@@ -223,14 +223,42 @@ impl ValueIndex {
     }
 }
 
+/// The input line of each record, read off the line reports instead of
+/// kept apart (4 bytes a record): record r is the r-th line that was a
+/// JSON object.
+#[derive(Default)]
+pub struct RecordLines {
+    pub entries: Vec<super::LineReport>,
+    /// Indices in `entries` of the lines that were not JSON objects, in
+    /// order (few).
+    not_json: Vec<u32>,
+}
+
+impl RecordLines {
+    pub fn new(entries: Vec<super::LineReport>, not_json: Vec<u32>) -> RecordLines {
+        RecordLines { entries, not_json }
+    }
+
+    pub fn line(&self, record: u32) -> u32 {
+        let mut entry = record as usize;
+        for &j in &self.not_json {
+            if j as usize > entry {
+                break;
+            }
+            entry += 1;
+        }
+        self.entries[entry].line
+    }
+}
+
 pub struct Store {
     pub table: Table,
     /// Per record: bit f set when field f failed the schema (fields past
     /// 63 share bit 63).
     pub masks: Masks,
     pub key: Option<FieldId>,
-    /// Input line of each record (in its own file, for base records).
-    pub lines: Vec<u32>,
+    /// The input lines of the base's records and of the candidates'.
+    pub lines: [RecordLines; 2],
     /// Records before this index come from `--base`.
     pub base: usize,
     keys: ValueIndex,
@@ -294,7 +322,7 @@ pub fn field_bit(f: FieldId) -> u64 {
 }
 
 impl Store {
-    pub fn new(table: Table, masks: Masks, lines: Vec<u32>, key: Option<FieldId>) -> Store {
+    pub fn new(table: Table, masks: Masks, lines: [RecordLines; 2], key: Option<FieldId>) -> Store {
         let rows = table.rows;
         let keys = match key {
             Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
@@ -306,6 +334,14 @@ impl Store {
 
     pub fn rows(&self) -> usize {
         self.table.rows
+    }
+
+    /// The input line of a record (in its own file, for base records).
+    pub fn line_of(&self, record: u32) -> u32 {
+        match (record as usize).checked_sub(self.base) {
+            None => self.lines[0].line(record),
+            Some(r) => self.lines[1].line(r as u32),
+        }
     }
 
     pub fn key_of(&self, row: usize) -> Option<&str> {
