@@ -51,14 +51,10 @@ fuzz_target!(|data: &[u8]| {
     let s = &report.summary;
     assert_eq!(s.read, expected.len(), "the summary counts every non-blank line");
     assert_eq!(s.accepted + s.flagged + s.rejected, s.read, "every line has one verdict");
-    let rejected = report.lines.iter().filter(|l| l.verdict() == Verdict::Rejected).count();
+    let rejected = report.lines.iter().filter(|l| report.verdict(l) == Verdict::Rejected).count();
     assert_eq!(rejected, s.rejected);
-    let mut next_free = 0;
     for l in &report.lines {
-        assert!(l.start() >= next_free && l.start() < candidates.len() as u64, "lines start in order, inside the input");
-        assert!(!skillc::check::reader::is_blank(&candidates[l.start() as usize..][..1]), "a line starts at its first byte");
-        next_free = l.start() + 1;
-        assert_eq!(l.verdict() == Verdict::Accepted, report.reasons(l).is_empty(), "a line has reasons exactly when it is not accepted");
+        assert_eq!(report.verdict(l) == Verdict::Accepted, report.reasons(l).is_empty(), "a line has reasons exactly when it is not accepted");
     }
     let mut out = Vec::new();
     skillc::report::write_json(c, &report, &mut out).expect("writing to memory cannot fail");
