@@ -629,7 +629,7 @@ impl Table {
 
     /// Appends each of `others` in turn; the columns are independent, so
     /// each is appended on its own task.
-    pub fn append_all(&mut self, others: &[Table]) {
+    pub fn append_all(&mut self, others: &[&Table]) {
         let Some(first) = others.first() else { return };
         if self.columns.is_empty() {
             self.columns = first.columns.iter().map(|c| c.clone_empty()).collect();
@@ -643,13 +643,7 @@ impl Table {
     }
 
     pub fn append(&mut self, other: &Table) {
-        if self.columns.is_empty() {
-            self.columns = other.columns.iter().map(|c| c.clone_empty()).collect();
-        }
-        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
-            a.append(b);
-        }
-        self.rows += other.rows;
+        self.append_all(&[other]);
     }
 }
 
@@ -666,6 +660,16 @@ impl Column {
             }
             Column::Skip => Column::Skip,
         }
+    }
+}
+
+/// Makes room for `additional` more elements, growing by an eighth rather
+/// than doubling: the loaded columns are reserved from an estimate of the
+/// whole input, and when the estimate falls a little short, doubling a
+/// large column would double its memory to add a few percent.
+pub(crate) fn room<T>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() < additional {
+        v.reserve_exact(additional.max(v.len() / 8));
     }
 }
 
@@ -747,15 +751,5 @@ mod tests {
         assert_eq!(keys.get(5), None);
         assert_eq!(keys.get(999), Some("company-999"));
         assert_eq!(keys.get(0), Some("company-0"));
-    }
-}
-
-/// Makes room for `additional` more elements, growing by an eighth rather
-/// than doubling: the loaded columns are reserved from an estimate of the
-/// whole input, and when the estimate falls a little short, doubling a
-/// large column would double its memory to add a few percent.
-pub(crate) fn room<T>(v: &mut Vec<T>, additional: usize) {
-    if v.capacity() - v.len() < additional {
-        v.reserve_exact(additional.max(v.len() / 8));
     }
 }

@@ -394,32 +394,18 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                // Once one block has decided an `any`/`all`, the others stop.
-                let decided = AtomicBool::new(false);
-                let blocks = self.blocks(&source, |env, elements| {
-                    let mut acc = Accumulator::new(*agg);
-                    for el in elements {
-                        if decided.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        if let Some(filter) = filter {
-                            if !env.passes_filter(*var, &el, filter) {
-                                continue;
-                            }
-                        }
-                        env.vars[var.0 as usize] = el.body;
-                        let v = match body {
-                            Some(b) => env.eval(b),
-                            None => Val::Bool(true),
-                        };
-                        if acc.add(&v) {
-                            decided.store(true, Ordering::Relaxed);
-                            break;
+                self.aggregate(*agg, &source, |env, el| {
+                    if let Some(filter) = filter {
+                        if !env.passes_filter(*var, &el, filter) {
+                            return None;
                         }
                     }
-                    acc
-                });
-                Accumulator::merge_all(*agg, blocks).finish()
+                    env.vars[var.0 as usize] = el.body;
+                    Some(match body {
+                        Some(b) => env.eval(b),
+                        None => Val::Bool(true),
+                    })
+                })
             }
             ExprKind::AggList(agg, list) => {
                 // `sum(segments.revenue)`: aggregate the projection as it is
@@ -431,28 +417,10 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                let decided = AtomicBool::new(false);
-                let blocks = self.blocks(&source, |env, elements| {
-                    let mut acc = Accumulator::new(*agg);
-                    for el in elements {
-                        if decided.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let v = match access {
-                            Some(a) => match env.get(&el.body, a) {
-                                Val::Absent => continue,
-                                v => v,
-                            },
-                            None => el.body,
-                        };
-                        if acc.add(&v) {
-                            decided.store(true, Ordering::Relaxed);
-                            break;
-                        }
-                    }
-                    acc
-                });
-                Accumulator::merge_all(*agg, blocks).finish()
+                self.aggregate(*agg, &source, |env, el| match access {
+                    Some(a) => Some(env.get(&el.body, a)).filter(|v| !v.is_absent()),
+                    None => Some(el.body),
+                })
             }
             ExprKind::Filter { var, source, filter } => {
                 let source = self.eval(source);
@@ -577,6 +545,28 @@ impl<'a> Env<'a> {
             }
             Builtin::Groups(g) => Val::Groups(g),
         }
+    }
+
+    /// Aggregates `value` of each element of `source` (None skips the
+    /// element), block by block when the collection is long; once one
+    /// block has decided an `any`/`all`, the others stop.
+    fn aggregate(&mut self, agg: Agg, source: &Val<'a>, value: impl Fn(&mut Env<'a>, Element<'a>) -> Option<Val<'a>> + Sync) -> Val<'a> {
+        let decided = AtomicBool::new(false);
+        let blocks = self.blocks(source, |env, elements| {
+            let mut acc = Accumulator::new(agg);
+            for el in elements {
+                if decided.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(v) = value(env, el) else { continue };
+                if acc.add(&v) {
+                    decided.store(true, Ordering::Relaxed);
+                    break;
+                }
+            }
+            acc
+        });
+        Accumulator::merge_all(agg, blocks).finish()
     }
 
     /// Runs `walk` over the elements of `source`: at once on this thread

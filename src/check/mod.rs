@@ -42,7 +42,8 @@ pub struct Compiled {
     rule_masks: Vec<u64>,
     /// Fields the store keeps after loading (read by store or dataset rules).
     retained: Vec<FieldId>,
-    /// CPU time spent in each record-local rule (SKILLC_TIMINGS).
+    /// Time spent in each rule: CPU for the record-local rules, wall for
+    /// the dataset rules (SKILLC_TIMINGS).
     rule_nanos: Vec<std::sync::atomic::AtomicU64>,
 }
 
@@ -332,6 +333,11 @@ impl Report {
     pub fn reasons(&self, line: &LineReport) -> &[Reason] {
         self.findings.get(line.slot as usize).map_or(&[], |f| &f.reasons)
     }
+    /// The lines that were flagged or rejected, in input order.
+    pub fn lines_with_findings(&self) -> impl Iterator<Item = &LineReport> {
+        self.lines.iter().filter(|l| l.slot != NO_FINDING)
+    }
+
     pub fn verdict(&self, line: &LineReport) -> Verdict {
         self.findings.get(line.slot as usize).map_or(Verdict::Accepted, |f| f.verdict)
     }
@@ -424,7 +430,7 @@ pub fn load_sized(
         }
         Ok(n < chunk)
     };
-    let mut appender = Appender { line_no: 0, sized: size.is_none() };
+    let mut appender = Appender { line_no: 0, size };
     let mut buf: Vec<u8> = Vec::new();
     let mut next: Vec<u8> = Vec::new();
     let mut eof = fill(&mut buf)?;
@@ -461,7 +467,7 @@ pub fn load_sized(
         let (pieces, read) = rayon::join(
             || bounds.par_windows(2).map(|w| read_piece(c, chunk, w[0]..w[1], if w[0] == 0 { skip } else { 0 }, local_rules)).collect(),
             || {
-                appender.append(&mut loaded, previous, size);
+                appender.append(&mut loaded, previous);
                 if eof {
                     Ok(true)
                 } else {
@@ -476,13 +482,10 @@ pub fn load_sized(
         eof = read?;
         std::mem::swap(&mut buf, &mut next);
     }
-    appender.append(&mut loaded, parsed, size);
+    appender.append(&mut loaded, parsed);
     loaded.table.shrink();
     timer.phase("read, parse, record-local rules");
-    for &i in &c.local_rules {
-        let nanos = c.rule_nanos[i].load(std::sync::atomic::Ordering::Relaxed);
-        timer.note(&format!("{:>24} {:>8.1} ms CPU", c.program.rules[i].id, nanos as f64 / 1e6));
-    }
+    timer.rule_times(c, &c.local_rules, "ms CPU");
     timer.note(&format!(
         "kept columns {:.1} MB, {} lines, {} reasons",
         loaded.table.heap_bytes() as f64 / 1e6,
@@ -502,17 +505,19 @@ pub fn load_sized(
 struct Appender {
     /// Lines appended so far, blank ones included.
     line_no: u32,
-    /// Whether the columns were sized for the whole input yet.
-    sized: bool,
+    /// The input's size until the columns are sized for it (after the
+    /// first chunk).
+    size: Option<u64>,
 }
 
 impl Appender {
-    fn append(&mut self, loaded: &mut Loaded, pieces: Vec<Piece>, size: Option<u64>) {
+    fn append(&mut self, loaded: &mut Loaded, pieces: Vec<Piece>) {
         if pieces.is_empty() {
             return;
         }
         let bytes: u64 = pieces.iter().map(|p| p.bytes).sum();
         let (tables, pieces): (Vec<columns::Table>, Vec<Piece>) = pieces.into_iter().map(|mut p| (std::mem::take(&mut p.table), p)).unzip();
+        let tables: Vec<&columns::Table> = tables.iter().collect();
         let table = &mut loaded.table;
         let rest = (&mut loaded.masks, &mut loaded.entries, &mut loaded.json_errors, &mut loaded.reasons);
         let line_no = &mut self.line_no;
@@ -542,8 +547,7 @@ impl Appender {
             },
         );
         // After the first chunk, the columns are sized for the whole file.
-        if let (Some(size), false) = (size, self.sized) {
-            self.sized = true;
+        if let Some(size) = self.size.take() {
             if bytes > 0 && bytes < size {
                 let ratio = size as f64 / bytes as f64 * 1.02;
                 loaded.table.reserve_scaled(ratio);
@@ -703,10 +707,8 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         })
         .collect();
     timer.phase("dataset rules");
-    for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.scope == Scope::Dataset) {
-        let nanos = c.rule_nanos[i].load(std::sync::atomic::Ordering::Relaxed);
-        timer.note(&format!("{:>24} {:>8.1} ms", rule.id, nanos as f64 / 1e6));
-    }
+    let dataset_rules: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].scope == Scope::Dataset).collect();
+    timer.rule_times(c, &dataset_rules, "ms");
 
     reasons.extend(candidates.reasons);
     reasons.par_sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
@@ -820,6 +822,17 @@ impl Timer {
     pub fn new() -> Timer {
         Timer { last: std::env::var_os("SKILLC_TIMINGS").map(|_| std::time::Instant::now()) }
     }
+    /// The time spent in each of `rules` (`Compiled::rule_nanos`).
+    fn rule_times(&self, c: &Compiled, rules: &[usize], unit: &str) {
+        if self.last.is_none() {
+            return;
+        }
+        for &i in rules {
+            let nanos = c.rule_nanos[i].load(std::sync::atomic::Ordering::Relaxed);
+            self.note(&format!("{:>24} {:>8.1} {unit}", c.program.rules[i].id, nanos as f64 / 1e6));
+        }
+    }
+
     pub fn phase(&mut self, name: &str) {
         if let Some(last) = self.last {
             eprintln!("{name:>32}: {:>8.1} ms  {}", last.elapsed().as_secs_f64() * 1e3, memory_status());

@@ -85,8 +85,6 @@ pub struct ValueIndex {
     /// The first row holding each distinct value, hashed by the value, in
     /// `PARTS` tables chosen by bits of the hash (built in parallel).
     parts: Vec<HashTable<u32>>,
-    /// A bit per row: whether it holds a value.
-    held: Vec<u64>,
     /// The first row of each row whose value other rows hold too (few):
     /// every other row with a value holds it alone.
     first_of_shared: HashMap<u32, u32>,
@@ -155,7 +153,7 @@ impl ValueIndex {
         // Each part on its own task, its rows in row order: the first row
         // of a value enters the table, a later row with the same value is
         // a repeat of it (few: keys are meant to be unique).
-        let built: Vec<(HashTable<u32>, Vec<(u32, u32)>)> = (0..PARTS)
+        let built: Vec<_> = (0..PARTS)
             .into_par_iter()
             .map(|p| {
                 let part = &order[starts[p]..starts[p + 1]];
@@ -184,14 +182,8 @@ impl ValueIndex {
                 shared.entry(first).or_insert_with(|| vec![first]).push(row);
             }
         }
-        let mut held = vec![0u64; rows.div_ceil(64)];
-        for (row, &h) in hashes.iter().enumerate() {
-            if h != 0 {
-                held[row / 64] |= 1 << (row % 64);
-            }
-        }
         let first_of_shared = shared.iter().flat_map(|(&f, rows)| rows.iter().map(move |&r| (r, f))).collect();
-        ValueIndex { parts, held, first_of_shared, shared }
+        ValueIndex { parts, first_of_shared, shared }
     }
 
     /// How many rows hold the value of `first`, the first row holding it.
@@ -199,20 +191,10 @@ impl ValueIndex {
         self.shared.get(&first).map_or(1, |rows| rows.len() as u32)
     }
 
-    /// How many rows hold this row's value (0 when it has none).
+    /// How many rows hold the value of `row`, a row that holds one (the
+    /// column tells whether it does).
     fn count(&self, row: usize) -> u32 {
-        if self.held[row / 64] >> (row % 64) & 1 == 0 {
-            return 0;
-        }
-        match self.first_of_shared.get(&(row as u32)) {
-            Some(&f) => self.count_of_first(f),
-            None => 1,
-        }
-    }
-
-    /// An index of `rows` rows that holds no value.
-    pub fn empty(rows: usize) -> ValueIndex {
-        ValueIndex { parts: Vec::new(), held: vec![0; rows.div_ceil(64)], first_of_shared: HashMap::new(), shared: HashMap::new() }
+        self.first_of_shared.get(&(row as u32)).map_or(1, |&f| self.count_of_first(f))
     }
 
     /// (first row, number of rows) holding this value.
@@ -324,11 +306,10 @@ pub fn field_bit(f: FieldId) -> u64 {
 impl Store {
     pub fn new(table: Table, masks: Masks, lines: [RecordLines; 2], key: Option<FieldId>) -> Store {
         let rows = table.rows;
-        let keys = match key {
-            Some(k) => ValueIndex::build(&table.columns[k.0 as usize], rows),
-            None => ValueIndex::empty(rows),
-        };
-        let member = (0..rows).map(|r| masks.get(r) == 0 && keys.count(r) == 1).collect();
+        let keys = key.map_or_else(ValueIndex::default, |k| ValueIndex::build(&table.columns[k.0 as usize], rows));
+        // In the graph: passed the schema, has a key and holds it alone.
+        let has_key = |r: usize| key.is_some_and(|k| cell(&table.columns[k.0 as usize], r).is_some());
+        let member = (0..rows).map(|r| masks.get(r) == 0 && has_key(r) && keys.count(r) == 1).collect();
         Store { table, masks, key, lines, base: 0, keys, member, relations: HashMap::new(), graphs: HashMap::new(), values: HashMap::new() }
     }
 
@@ -380,7 +361,8 @@ impl Store {
     /// How many rows hold this row's value of `field` (`unique`).
     pub fn value_count(&self, field: FieldId, row: usize) -> Option<u32> {
         let index = if Some(field) == self.key { &self.keys } else { self.values.get(&field)? };
-        Some(index.count(row)).filter(|&n| n > 0)
+        cell(&self.table.columns[field.0 as usize], row)?;
+        Some(index.count(row))
     }
 
     /// Builds the indices the program's relations and graphs need.

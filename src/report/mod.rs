@@ -74,7 +74,7 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
     // (the memory held is one batch's text), and written in input order.
     const PART: usize = 256;
     const BATCH: usize = 64 * PART;
-    let shown: Vec<&LineReport> = report.lines.iter().filter(|l| report.verdict(l) != Verdict::Accepted).collect();
+    let shown: Vec<&LineReport> = report.lines_with_findings().collect();
     for batch in shown.chunks(BATCH) {
         let parts: Vec<std::io::Result<Vec<u8>>> = batch
             .par_chunks(PART)
@@ -159,7 +159,7 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     let mut out = String::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
     let mut hidden: BTreeMap<String, usize> = BTreeMap::new();
-    for line in report.lines.iter().filter(|l| report.verdict(l) != Verdict::Accepted) {
+    for line in report.lines_with_findings() {
         let visible: Vec<&Reason> = report
             .reasons(line)
             .iter()
