@@ -54,12 +54,102 @@ pub enum Val<'a> {
     Group(GraphId, u32),
     Keys(EntityId),
     TableKeys(TableId),
-    Values(Arc<Vec<Val<'a>>>),
+    Values(Arc<Vals<'a>>),
 }
 
 impl Val<'_> {
     pub fn is_absent(&self) -> bool {
         matches!(self, Val::Absent)
+    }
+}
+
+/// The values of a list a filter, a projection or a list literal made. A
+/// filter may keep most of a collection (a million rows), so entities,
+/// groups and numbers are kept unboxed: 4 or 8 bytes an element instead of
+/// a `Val`'s 24.
+#[derive(Clone, Debug, Default)]
+pub enum Vals<'a> {
+    #[default]
+    Empty,
+    Entities(Vec<u32>),
+    Groups(GraphId, Vec<u32>),
+    Numbers(Vec<f64>),
+    Any(Vec<Val<'a>>),
+}
+
+impl<'a> Vals<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Vals::Empty => 0,
+            Vals::Entities(v) | Vals::Groups(_, v) => v.len(),
+            Vals::Numbers(v) => v.len(),
+            Vals::Any(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Val<'a> {
+        match self {
+            Vals::Empty => Val::Absent,
+            Vals::Entities(v) => Val::Entity(v[i]),
+            Vals::Groups(g, v) => Val::Group(*g, v[i]),
+            Vals::Numbers(v) => Val::Number(v[i]),
+            Vals::Any(v) => v[i].clone(),
+        }
+    }
+
+    pub fn push(&mut self, value: Val<'a>) {
+        match (&mut *self, value) {
+            (Vals::Entities(v), Val::Entity(r)) => v.push(r),
+            (Vals::Groups(g, v), Val::Group(h, i)) if *g == h => v.push(i),
+            (Vals::Numbers(v), Val::Number(n)) => v.push(n),
+            (Vals::Any(v), value) => v.push(value),
+            (Vals::Empty, Val::Entity(r)) => *self = Vals::Entities(vec![r]),
+            (Vals::Empty, Val::Group(g, i)) => *self = Vals::Groups(g, vec![i]),
+            (Vals::Empty, Val::Number(n)) => *self = Vals::Numbers(vec![n]),
+            (_, value) => {
+                // Mixed kinds: every element as a `Val`.
+                let mut any: Vec<Val<'a>> = (0..self.len()).map(|i| self.get(i)).collect();
+                any.push(value);
+                *self = Vals::Any(any);
+            }
+        }
+    }
+
+    /// The blocks' values in block order, in exact-size storage.
+    fn concat(blocks: Vec<Vals<'a>>) -> Vals<'a> {
+        let mut blocks = blocks.into_iter();
+        let mut all = blocks.next().unwrap_or_default();
+        for block in blocks {
+            if all.is_empty() {
+                all = block;
+                continue;
+            }
+            match (&mut all, block) {
+                (Vals::Entities(a), Vals::Entities(b)) => a.extend(b),
+                (Vals::Groups(g, a), Vals::Groups(h, b)) if *g == h => a.extend(b),
+                (Vals::Numbers(a), Vals::Numbers(b)) => a.extend(b),
+                (_, b) => (0..b.len()).for_each(|i| all.push(b.get(i))),
+            }
+        }
+        match &mut all {
+            Vals::Empty => {}
+            Vals::Entities(v) | Vals::Groups(_, v) => v.shrink_to_fit(),
+            Vals::Numbers(v) => v.shrink_to_fit(),
+            Vals::Any(v) => v.shrink_to_fit(),
+        }
+        all
+    }
+}
+
+impl<'a> FromIterator<Val<'a>> for Vals<'a> {
+    fn from_iter<I: IntoIterator<Item = Val<'a>>>(iter: I) -> Vals<'a> {
+        let mut vals = Vals::Empty;
+        iter.into_iter().for_each(|v| vals.push(v));
+        vals
     }
 }
 
@@ -71,6 +161,10 @@ pub fn cell(column: &Column, row: usize) -> Val<'_> {
             n => Val::Number(n),
         },
         Column::Sparse(v) => v.get(row).map_or(Val::Absent, Val::Number),
+        Column::Int(v) => match v[row] {
+            super::columns::INT_ABSENT => Val::Absent,
+            i => Val::Number(f64::from(i)),
+        },
         Column::Bool(v) => match v[row] {
             0 => Val::Bool(false),
             1 => Val::Bool(true),
@@ -97,7 +191,7 @@ pub struct Element<'a> {
 /// Iterates the elements of a collection value without allocating.
 pub enum Elements<'a> {
     Items { column: &'a Column, next: u32, end: u32 },
-    Values { values: Arc<Vec<Val<'a>>>, next: usize, end: usize },
+    Values { values: Arc<Vals<'a>>, next: usize, end: usize },
     Rows { next: u32, end: u32, masks: &'a Masks, skip: u64 },
     Members { rows: &'a [u32], next: usize },
     Groups { graph: GraphId, next: u32, end: u32 },
@@ -121,7 +215,7 @@ impl<'a> Iterator for Elements<'a> {
                 if next >= end {
                     return None;
                 }
-                let v = values[*next].clone();
+                let v = values.get(*next);
                 *next += 1;
                 plain(v)
             }
@@ -259,9 +353,9 @@ impl<'a> Env<'a> {
                     return Val::Absent;
                 }
                 let blocks = self.blocks(&base, |env, elements| {
-                    elements.map(|el| env.get(&el.body, *access)).filter(|v| !v.is_absent()).collect::<Vec<_>>()
+                    elements.map(|el| env.get(&el.body, *access)).filter(|v| !v.is_absent()).collect::<Vals<'a>>()
                 });
-                Val::Values(Arc::new(concat(blocks)))
+                Val::Values(Arc::new(Vals::concat(blocks)))
             }
             ExprKind::Lookup(t, key) => match self.eval(key) {
                 Val::Str(k) => match self.c.tables[t.0 as usize].get(k) {
@@ -428,7 +522,7 @@ impl<'a> Env<'a> {
                     return Val::Absent;
                 }
                 let blocks = self.blocks(&source, |env, elements| {
-                    let mut kept = Vec::new();
+                    let mut kept = Vals::Empty;
                     for el in elements {
                         if env.passes_filter(*var, &el, filter) {
                             kept.push(el.body);
@@ -436,10 +530,10 @@ impl<'a> Env<'a> {
                     }
                     kept
                 });
-                Val::Values(Arc::new(concat(blocks)))
+                Val::Values(Arc::new(Vals::concat(blocks)))
             }
             ExprKind::List(items) => {
-                let values: Vec<Val<'a>> = items.iter().map(|i| self.eval(i)).collect();
+                let values: Vals<'a> = items.iter().map(|i| self.eval(i)).collect();
                 Val::Values(Arc::new(values))
             }
             ExprKind::Call(builtin, args) => self.call(*builtin, args),
@@ -628,13 +722,6 @@ impl<'a> Env<'a> {
             }
             _ => Elements::Empty,
         }
-    }
-}
-
-fn concat<T>(blocks: Vec<Vec<T>>) -> Vec<T> {
-    match <[Vec<T>; 1]>::try_from(blocks) {
-        Ok([one]) => one,
-        Err(blocks) => blocks.into_iter().flatten().collect(),
     }
 }
 

@@ -82,7 +82,7 @@ pub fn analyse(member: &[bool], out: &Adjacency, inn: &Adjacency) -> GraphIndex 
             sets.union(from, to);
         }
     }
-    GraphIndex { cycle_of, components, groups: Groups::new(n, member, |i| sets.find(i)) }
+    GraphIndex { cycle_of, components, groups: Groups::new(member, sets.into_labeling()) }
 }
 
 /// Weakly connected components as one flat array: the members of group i
@@ -94,36 +94,54 @@ pub struct Groups {
     members: Vec<u32>,
 }
 
+/// Marks a root's entry in the labelling once its group is numbered: the
+/// entry then holds the group instead of the root.
+const NUMBERED: u32 = 1 << 31;
+
 impl Groups {
-    fn new(n: usize, member: &[bool], mut root: impl FnMut(u32) -> u32) -> Groups {
-        // Number groups in order of their first member, then counting-sort.
-        let mut group_of_root = vec![u32::MAX; n];
-        let mut group = vec![u32::MAX; n];
+    /// The groups of the members, given each node's root (`labels`, a
+    /// union-find's labelling). The labelling doubles as the map from a
+    /// root to its group, so building groups for a million nodes needs
+    /// the members' array and little else.
+    fn new(member: &[bool], mut labels: Vec<u32>) -> Groups {
+        assert!(labels.len() < NUMBERED as usize, "nodes are numbered below 2^31");
+        // Number groups in order of their first member, counting members.
         let mut sizes: Vec<u32> = Vec::new();
-        for i in 0..n {
+        for i in 0..labels.len() {
             if !member[i] {
                 continue;
             }
-            let r = root(i as u32) as usize;
-            if group_of_root[r] == u32::MAX {
-                group_of_root[r] = sizes.len() as u32;
+            let root = labels[i];
+            let g = if root & NUMBERED != 0 {
+                root // `i` is a numbered root
+            } else if labels[root as usize] & NUMBERED != 0 {
+                labels[root as usize]
+            } else {
+                labels[root as usize] = NUMBERED | sizes.len() as u32;
                 sizes.push(0);
-            }
-            group[i] = group_of_root[r];
-            sizes[group[i] as usize] += 1;
+                labels[root as usize]
+            };
+            sizes[(g & !NUMBERED) as usize] += 1;
         }
+        // Counting sort: `offsets[g]` runs as group g's fill, ending as
+        // its end, which is where group g + 1 starts.
         let mut offsets = Vec::with_capacity(sizes.len() + 1);
         offsets.push(0u32);
-        for s in &sizes {
-            offsets.push(offsets.last().expect("non-empty") + s);
+        let mut end = 0;
+        for s in sizes {
+            offsets.push(end);
+            end += s;
         }
-        let mut fill: Vec<u32> = offsets[..sizes.len()].to_vec();
-        let mut members = vec![0u32; *offsets.last().expect("non-empty") as usize];
-        for (i, &g) in group.iter().enumerate() {
-            if g != u32::MAX {
-                members[fill[g as usize] as usize] = i as u32;
-                fill[g as usize] += 1;
+        let mut members = vec![0u32; end as usize];
+        for i in 0..labels.len() {
+            if !member[i] {
+                continue;
             }
+            let root = labels[i];
+            let g = if root & NUMBERED != 0 { root } else { labels[root as usize] } & !NUMBERED;
+            let at = &mut offsets[g as usize + 1];
+            members[*at as usize] = i as u32;
+            *at += 1;
         }
         Groups { offsets, members }
     }
