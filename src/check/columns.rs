@@ -4,14 +4,18 @@
 
 use crate::ir::schema::FieldType;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 /// A column of values of one declared type. JSON has no NaN, so a NaN in a
 /// number column means absent.
 #[derive(Debug, Clone)]
 pub enum Column {
     Number(Vec<f64>),
-    /// A number column most of whose rows are absent (after loading).
+    /// A number column most of whose rows are absent.
     Sparse(SparseNumbers),
+    /// A number column of whole numbers that fit in 32 bits (counts,
+    /// years), once loaded: 4 bytes a row. `INT_ABSENT` for absent.
+    Int(Vec<i32>),
     /// 0 false, 1 true, 2 absent.
     Bool(Vec<u8>),
     Str(StrColumn),
@@ -37,7 +41,26 @@ pub enum StrColumn {
         index: hashbrown::HashTable<u32>,
     },
     Plain(Texts),
+    /// Plain text that other columns refer to (`Refs`): the key column
+    /// once the store has resolved references to it.
+    Shared(Arc<Texts>),
+    /// Values that name rows of a key column, each kept as the row it
+    /// names: 4 bytes instead of a second copy of the key's text.
+    Refs(Refs),
 }
+
+/// A column of references to keys (see `StrColumn::Refs`).
+#[derive(Debug, Clone)]
+pub struct Refs {
+    /// Per row: the row of `keys` holding its value; `OTHER | i` for the
+    /// i-th text of `other` (a value no key has); `NO_REF` when absent.
+    rows: Vec<u32>,
+    keys: Arc<Texts>,
+    other: Texts,
+}
+
+const OTHER: u32 = 1 << 31;
+const NO_REF: u32 = u32::MAX;
 
 impl Default for StrColumn {
     fn default() -> Self {
@@ -221,24 +244,49 @@ pub struct SparseNumbers {
     rows: usize,
 }
 
+pub const INT_ABSENT: i32 = i32::MIN;
+
+/// The number as an `Int` cell, when it is one exactly (not -0.0).
+fn as_int(n: f64) -> Option<i32> {
+    let i = n as i32;
+    (i != INT_ABSENT && (i as f64).to_bits() == n.to_bits()).then_some(i)
+}
+
 /// A number column is stored sparse below this share of present rows.
 const SPARSE_BELOW: f64 = 0.6;
 
 impl SparseNumbers {
     fn from_dense(dense: &[f64]) -> SparseNumbers {
-        let words = dense.len().div_ceil(64);
-        let mut sparse = SparseNumbers { present: vec![0; words], rank: Vec::with_capacity(words), values: Vec::new(), rows: dense.len() };
+        let mut sparse = SparseNumbers::default();
+        sparse.present.reserve_exact(dense.len().div_ceil(64));
+        sparse.rank.reserve_exact(dense.len().div_ceil(64));
         sparse.values.reserve_exact(dense.iter().filter(|n| !n.is_nan()).count());
-        for (w, chunk) in dense.chunks(64).enumerate() {
-            sparse.rank.push(sparse.values.len() as u32);
-            for (bit, &n) in chunk.iter().enumerate() {
-                if !n.is_nan() {
-                    sparse.present[w] |= 1 << bit;
-                    sparse.values.push(n);
-                }
-            }
-        }
+        sparse.extend(dense);
         sparse
+    }
+
+    /// Appends rows (NaN: absent).
+    fn extend(&mut self, dense: &[f64]) {
+        for &n in dense {
+            let row = self.rows;
+            if row % 64 == 0 {
+                self.rank.push(self.values.len() as u32);
+                self.present.push(0);
+            }
+            if !n.is_nan() {
+                self.present[row / 64] |= 1 << (row % 64);
+                self.values.push(n);
+            }
+            self.rows += 1;
+        }
+    }
+
+    /// Room for `rows` more rows, `present` of them present (see `room`).
+    fn room(&mut self, rows: usize, present: usize) {
+        let words = (self.rows + rows).div_ceil(64) - self.present.len();
+        room(&mut self.present, words);
+        room(&mut self.rank, words);
+        room(&mut self.values, present);
     }
 
     pub fn get(&self, row: usize) -> Option<f64> {
@@ -281,7 +329,57 @@ impl StrColumn {
                 code => values.get(code as usize),
             },
             StrColumn::Plain(texts) => texts.get(row),
+            StrColumn::Shared(texts) => texts.get(row),
+            StrColumn::Refs(refs) => match refs.rows[row] {
+                NO_REF => None,
+                r if r & OTHER != 0 => refs.other.get((r & !OTHER) as usize),
+                r => refs.keys.get(r as usize),
+            },
         }
+    }
+
+    /// The key row a value was resolved to (`refer_to`), if it was.
+    pub fn resolved(&self, row: usize) -> Option<u32> {
+        match self {
+            StrColumn::Refs(refs) => Some(refs.rows[row]).filter(|&r| r & OTHER == 0),
+            _ => None,
+        }
+    }
+
+    /// The text of this column shared, to be referred to: it becomes
+    /// `Shared` (its rows unchanged).
+    pub fn share(&mut self) -> Arc<Texts> {
+        self.make_plain();
+        let plain = std::mem::replace(self, StrColumn::Plain(Texts::default()));
+        let texts = match plain {
+            StrColumn::Plain(texts) => Arc::new(texts),
+            StrColumn::Shared(texts) => texts,
+            _ => unreachable!("made plain above"),
+        };
+        *self = StrColumn::Shared(Arc::clone(&texts));
+        texts
+    }
+
+    /// Keeps each value that `find` locates among `keys` (the row of
+    /// `keys` holding it) as that row; the other values as text. Lookups
+    /// run in parallel. Left as it is past 2^31 rows (not reachable: rows
+    /// are numbered in u32 throughout).
+    pub fn refer_to(&mut self, keys: &Arc<Texts>, find: impl Fn(&str) -> Option<u32> + Sync) {
+        let n = self.len();
+        if n as u64 >= u64::from(OTHER) || keys.len() as u64 >= u64::from(OTHER) {
+            return;
+        }
+        let this = &*self;
+        let mut rows: Vec<u32> = (0..n).into_par_iter().map(|i| this.get(i).map_or(NO_REF, |s| find(s).unwrap_or(OTHER))).collect();
+        let mut other = Texts::default();
+        for (i, r) in rows.iter_mut().enumerate() {
+            if *r == OTHER {
+                *r = OTHER | other.len() as u32;
+                other.push(this.get(i));
+            }
+        }
+        other.shrink();
+        *self = StrColumn::Refs(Refs { rows, keys: Arc::clone(keys), other });
     }
 
     pub fn push(&mut self, value: Option<&str>) {
@@ -314,17 +412,29 @@ impl StrColumn {
                 values.push(Some(s));
             }
             StrColumn::Plain(texts) => texts.push(value),
+            StrColumn::Shared(_) | StrColumn::Refs(_) => {
+                self.make_plain();
+                self.push(value);
+            }
         }
     }
 
+    /// The same rows as one plain text.
     fn make_plain(&mut self) {
-        if let StrColumn::Dict { codes, values, .. } = self {
-            let mut plain = Texts::default();
-            plain.offsets.reserve_exact(codes.capacity());
-            for &code in codes.iter() {
-                plain.push(if code == ABSENT_CODE { None } else { values.get(code as usize) });
+        match self {
+            StrColumn::Plain(_) => {}
+            StrColumn::Shared(texts) => {
+                let texts = std::mem::take(texts);
+                *self = StrColumn::Plain(Arc::try_unwrap(texts).unwrap_or_else(|shared| (*shared).clone()));
             }
-            *self = StrColumn::Plain(plain);
+            StrColumn::Dict { .. } | StrColumn::Refs(_) => {
+                let mut plain = Texts::default();
+                plain.offsets.reserve_exact(self.len());
+                for row in 0..self.len() {
+                    plain.push(self.get(row));
+                }
+                *self = StrColumn::Plain(plain);
+            }
         }
     }
 
@@ -332,6 +442,8 @@ impl StrColumn {
         match self {
             StrColumn::Dict { codes, .. } => codes.len(),
             StrColumn::Plain(texts) => texts.len(),
+            StrColumn::Shared(texts) => texts.len(),
+            StrColumn::Refs(refs) => refs.rows.len(),
         }
     }
 
@@ -346,7 +458,7 @@ impl StrColumn {
                     self.push(values.get(code));
                     match self {
                         StrColumn::Dict { codes: mine, .. } => remap.push(mine.pop().expect("just pushed")),
-                        StrColumn::Plain(_) => {
+                        _ => {
                             // Became plain: fall back to row-by-row.
                             self.truncate(before);
                             self.push_rows(other);
@@ -382,6 +494,10 @@ impl StrColumn {
         match self {
             StrColumn::Dict { codes, .. } => codes.truncate(rows),
             StrColumn::Plain(texts) => texts.truncate(rows),
+            StrColumn::Shared(_) | StrColumn::Refs(_) => {
+                self.make_plain();
+                self.truncate(rows);
+            }
         }
     }
 
@@ -389,6 +505,9 @@ impl StrColumn {
         match self {
             StrColumn::Dict { codes, values, index } => codes.capacity() * 2 + values.heap_bytes() + index.capacity() * 5,
             StrColumn::Plain(texts) => texts.heap_bytes(),
+            // Shared text is counted once, with its own column.
+            StrColumn::Shared(texts) => texts.heap_bytes(),
+            StrColumn::Refs(refs) => refs.rows.capacity() * 4 + refs.other.heap_bytes(),
         }
     }
 
@@ -399,6 +518,7 @@ impl StrColumn {
                 *index = hashbrown::HashTable::new();
             }
             StrColumn::Plain(texts) => texts.shrink(),
+            StrColumn::Shared(_) | StrColumn::Refs(_) => {}
         }
     }
 }
@@ -437,6 +557,7 @@ impl Column {
         match self {
             Column::Number(v) => v.len(),
             Column::Sparse(v) => v.rows,
+            Column::Int(v) => v.len(),
             Column::Bool(v) => v.len(),
             Column::Str(s) => s.len(),
             Column::List(l) => l.ends.len(),
@@ -452,7 +573,7 @@ impl Column {
     pub fn push_absent(&mut self) {
         match self {
             Column::Number(v) => v.push(f64::NAN),
-            Column::Sparse(_) => {
+            Column::Sparse(_) | Column::Int(_) => {
                 self.densify();
                 self.push_absent();
             }
@@ -497,26 +618,35 @@ impl Column {
         }
     }
 
-    /// Appends every row of `other` (a column of the same shape).
-    /// A sparse number column back to one number per row.
+    /// A sparse or whole-number column back to one f64 per row.
     fn densify(&mut self) {
-        if let Column::Sparse(s) = self {
-            *self = Column::Number(s.to_dense());
+        if let Some(dense) = self.numbers().filter(|_| !matches!(self, Column::Number(_))) {
+            *self = Column::Number(dense.into_owned());
         }
     }
 
+    /// One f64 per row (NaN: absent), of a number column.
+    fn numbers(&self) -> Option<std::borrow::Cow<'_, [f64]>> {
+        match self {
+            Column::Number(v) => Some(v.as_slice().into()),
+            Column::Sparse(s) => Some(s.to_dense().into()),
+            Column::Int(v) => Some(v.iter().map(|&i| if i == INT_ABSENT { f64::NAN } else { f64::from(i) }).collect::<Vec<_>>().into()),
+            _ => None,
+        }
+    }
+
+    /// Appends every row of `other` (a column of the same shape).
     pub fn append(&mut self, other: &Column) {
+        if let (Column::Sparse(a), Some(b)) = (&mut *self, other.numbers()) {
+            a.room(b.len(), b.iter().filter(|n| !n.is_nan()).count());
+            return a.extend(&b);
+        }
         self.densify();
+        if let (Column::Number(a), Some(b)) = (&mut *self, other.numbers()) {
+            room(a, b.len());
+            return a.extend_from_slice(&b);
+        }
         match (self, other) {
-            (Column::Number(a), Column::Number(b)) => {
-                room(a, b.len());
-                a.extend_from_slice(b)
-            }
-            (Column::Number(a), Column::Sparse(b)) => {
-                let dense = b.to_dense();
-                room(a, dense.len());
-                a.extend(dense)
-            }
             (Column::Bool(a), Column::Bool(b)) => {
                 room(a, b.len());
                 a.extend_from_slice(b)
@@ -542,11 +672,26 @@ impl Column {
     pub fn reserve_scaled(&mut self, ratio: f64) {
         let more = |len: usize| ((len as f64) * (ratio - 1.0)).max(0.0) as usize;
         match self {
-            Column::Number(v) => v.reserve_exact(more(v.len())),
-            Column::Sparse(_) => {}
+            Column::Number(v) => {
+                // A mostly absent column is kept sparse while it loads, not
+                // only once loaded: sized densely for the whole input, it
+                // held the peak up by 8 bytes a row.
+                let present = v.iter().filter(|n| !n.is_nan()).count();
+                if (present as f64) < v.len() as f64 * SPARSE_BELOW {
+                    let mut sparse = SparseNumbers::from_dense(v);
+                    sparse.room(more(v.len()), more(present));
+                    *self = Column::Sparse(sparse);
+                } else {
+                    v.reserve_exact(more(v.len()));
+                }
+            }
+            Column::Sparse(s) => s.room(more(s.rows), more(s.values.len())),
+            Column::Int(_) => {}
             Column::Bool(v) => v.reserve_exact(more(v.len())),
             Column::Str(StrColumn::Dict { codes, .. }) => codes.reserve_exact(more(codes.len())),
             Column::Str(StrColumn::Plain(texts)) => texts.reserve_scaled(more),
+            // Only made after loading.
+            Column::Str(StrColumn::Shared(_) | StrColumn::Refs(_)) => {}
             Column::List(l) => {
                 l.ends.reserve_exact(more(l.ends.len()));
                 l.items.reserve_scaled(ratio);
@@ -563,6 +708,7 @@ impl Column {
         match self {
             Column::Number(v) => v.capacity() * 8,
             Column::Sparse(v) => v.heap_bytes(),
+            Column::Int(v) => v.capacity() * 4,
             Column::Bool(v) => v.capacity(),
             Column::Str(s) => s.heap_bytes(),
             Column::List(l) => l.ends.heap_bytes() + l.items.heap_bytes(),
@@ -577,11 +723,18 @@ impl Column {
                 let present = v.iter().filter(|n| !n.is_nan()).count();
                 if (present as f64) < v.len() as f64 * SPARSE_BELOW {
                     *self = Column::Sparse(SparseNumbers::from_dense(v));
+                } else if v.iter().all(|&n| n.is_nan() || as_int(n).is_some()) {
+                    *self = Column::Int(v.iter().map(|&n| as_int(n).unwrap_or(INT_ABSENT)).collect());
                 } else {
                     v.shrink_to_fit();
                 }
             }
-            Column::Sparse(_) => {}
+            Column::Int(v) => v.shrink_to_fit(),
+            Column::Sparse(s) => {
+                s.present.shrink_to_fit();
+                s.rank.shrink_to_fit();
+                s.values.shrink_to_fit();
+            }
             Column::Bool(v) => v.shrink_to_fit(),
             Column::Str(s) => s.shrink(),
             Column::List(l) => {
@@ -651,7 +804,7 @@ impl Column {
     /// A column of the same shape with no rows.
     pub fn clone_empty(&self) -> Column {
         match self {
-            Column::Number(_) | Column::Sparse(_) => Column::Number(Vec::new()),
+            Column::Number(_) | Column::Sparse(_) | Column::Int(_) => Column::Number(Vec::new()),
             Column::Bool(_) => Column::Bool(Vec::new()),
             Column::Str(_) => Column::Str(StrColumn::default()),
             Column::List(l) => Column::List(ListColumn { ends: Offsets::default(), items: Box::new(l.items.clone_empty()) }),
@@ -751,5 +904,75 @@ mod tests {
         assert_eq!(keys.get(5), None);
         assert_eq!(keys.get(999), Some("company-999"));
         assert_eq!(keys.get(0), Some("company-0"));
+    }
+
+    /// Every row of a number column, as f64 bits (NaN: absent).
+    fn bits(column: &Column) -> Vec<Option<u64>> {
+        column.numbers().expect("a number column").iter().map(|n| (!n.is_nan()).then(|| n.to_bits())).collect()
+    }
+
+    #[test]
+    fn whole_numbers_are_kept_in_four_bytes_and_nothing_else_is() {
+        let values = [Some(3.0), None, Some(-7.0), Some(2_000_000_000.0), Some(0.0)];
+        let mut ints = Column::Number(Vec::new());
+        for v in values {
+            ints.append(&Column::Number(vec![v.unwrap_or(f64::NAN)]));
+        }
+        let before = bits(&ints);
+        ints.shrink();
+        assert!(matches!(ints, Column::Int(_)));
+        assert_eq!(bits(&ints), before);
+        // -0.0 (its sign shows in a division), halves, i32::MIN and
+        // numbers past 32 bits keep the column in f64.
+        for odd in [-0.0, 0.5, -2_147_483_648.0, 4_377_490_000.0] {
+            let mut column = Column::Number(vec![1.0, odd, 2.0]);
+            let before = bits(&column);
+            column.shrink();
+            assert!(matches!(column, Column::Number(_)), "{odd}: {column:?}");
+            assert_eq!(bits(&column), before);
+        }
+        // Appending to a whole-number column (a base, then candidates).
+        ints.append(&Column::Number(vec![0.25, f64::NAN]));
+        assert_eq!(bits(&ints)[..5], before[..]);
+        assert_eq!(bits(&ints)[5..], [Some(0.25f64.to_bits()), None]);
+    }
+
+    #[test]
+    fn a_mostly_absent_column_loads_sparse_and_keeps_every_row() {
+        let piece = |k: usize| Column::Number((0..100).map(|i| if (i + k) % 5 == 0 { (i * k) as f64 } else { f64::NAN }).collect());
+        let mut all = Column::Number(Vec::new());
+        all.append(&piece(1));
+        all.reserve_scaled(3.0);
+        assert!(matches!(all, Column::Sparse(_)), "sparse from the first piece on");
+        all.append(&piece(2));
+        all.append(&piece(3));
+        all.shrink();
+        let expected: Vec<Option<u64>> = (1..=3).flat_map(|k| bits(&piece(k))).collect();
+        assert_eq!(bits(&all), expected);
+    }
+
+    #[test]
+    fn references_read_as_the_text_they_name() {
+        let mut keys = StrColumn::default();
+        for k in ["a", "b", "c"] {
+            keys.push(Some(k));
+        }
+        let shared = keys.share();
+        let mut refs = StrColumn::default();
+        for r in [Some("c"), None, Some("zz"), Some("a"), Some("zz")] {
+            refs.push(r);
+        }
+        let before: Vec<Option<String>> = (0..5).map(|i| refs.get(i).map(String::from)).collect();
+        refs.refer_to(&shared, |s| ["a", "b", "c"].iter().position(|k| *k == s).map(|p| p as u32));
+        assert!(matches!(refs, StrColumn::Refs(_)));
+        assert_eq!((0..5).map(|i| refs.get(i).map(String::from)).collect::<Vec<_>>(), before);
+        assert_eq!((0..5).map(|i| refs.resolved(i)).collect::<Vec<_>>(), [Some(2), None, None, Some(0), None]);
+        assert_eq!(keys.get(1), Some("b"));
+        // Appending (a later load) turns it back into text.
+        let mut more = StrColumn::default();
+        more.push(Some("b"));
+        refs.append(&more);
+        assert_eq!(refs.get(5), Some("b"));
+        assert_eq!(refs.get(0), Some("c"));
     }
 }

@@ -1,7 +1,7 @@
 //! The entity store: the columns kept for cross-entity and dataset rules,
 //! the key index, relation adjacency and graph results.
 
-use super::columns::{Column, Table};
+use super::columns::{Column, ListColumn, StrColumn, Table};
 use crate::ir::schema::{FieldId, GraphId, RelationId, RelationKind, Schema};
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -114,6 +114,7 @@ fn cell(column: &Column, row: usize) -> Option<Cell<'_>> {
         Column::Str(s) => s.get(row).map(Cell::Str),
         Column::Number(v) => v.get(row).filter(|n| !n.is_nan()).map(|n| Cell::Number((n + 0.0).to_bits())),
         Column::Sparse(v) => v.get(row).map(|n| Cell::Number((n + 0.0).to_bits())),
+        Column::Int(v) => Some(v[row]).filter(|&i| i != super::columns::INT_ABSENT).map(|i| Cell::Number(f64::from(i).to_bits())),
         _ => None,
     }
 }
@@ -365,6 +366,37 @@ impl Store {
         Some(index.count(row))
     }
 
+    /// A forward relation's list column and the column of its items
+    /// naming keys.
+    fn references(&self, schema: &Schema, rel: RelationId) -> Option<(&ListColumn, &StrColumn)> {
+        let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { return None };
+        let Column::List(list_col) = &self.table.columns[list.0 as usize] else { return None };
+        let Column::Object(items) = list_col.items.as_ref() else { return None };
+        let Column::Str(refs) = &items.fields[reference] else { return None };
+        Some((list_col, refs))
+    }
+
+    /// Turns the values naming keys in the relations' lists into the rows
+    /// holding those keys: looked up once here, and the lists stop keeping
+    /// a second copy of the key text (most of a relation column's bytes).
+    fn resolve_references(&mut self, schema: &Schema, forwards: &[RelationId]) {
+        let Some(key) = self.key else { return };
+        if forwards.iter().all(|&rel| self.references(schema, rel).is_none()) {
+            return;
+        }
+        let Column::Str(key_col) = &mut self.table.columns[key.0 as usize] else { return };
+        let keys = key_col.share();
+        let key_col = Column::Str(StrColumn::Shared(keys.clone()));
+        for &rel in forwards {
+            let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { continue };
+            let Column::List(list_col) = &mut self.table.columns[list.0 as usize] else { continue };
+            let Column::Object(items) = list_col.items.as_mut() else { continue };
+            let Column::Str(refs) = &mut items.fields[reference] else { continue };
+            let index = &self.keys;
+            refs.refer_to(&keys, |s| index.find(&key_col, Cell::Str(s)).map(|(first, _)| first));
+        }
+    }
+
     /// Builds the indices the program's relations and graphs need.
     pub fn index(&mut self, schema: &Schema, used_relations: &[RelationId], used_graphs: &[GraphId], unique: &[FieldId]) {
         let n = self.rows();
@@ -377,11 +409,9 @@ impl Store {
         forwards.extend(used_graphs.iter().map(|&g| schema.graph(g).relation));
         forwards.sort_by_key(|r| r.0);
         forwards.dedup();
+        self.resolve_references(schema, &forwards);
         for rel in forwards {
-            let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { continue };
-            let Column::List(list_col) = &self.table.columns[list.0 as usize] else { continue };
-            let Column::Object(items) = list_col.items.as_ref() else { continue };
-            let Column::Str(refs) = &items.fields[reference] else { continue };
+            let Some((list_col, refs)) = self.references(schema, rel) else { continue };
             // (holder, named, item), in holder order; the lookups in parallel.
             let this = &*self;
             let edges: Vec<(u32, u32, u32)> = (0..n as u32)
@@ -389,7 +419,11 @@ impl Store {
                 .filter(|&holder| this.member[holder as usize])
                 .flat_map_iter(|holder| {
                     list_col.range(holder as usize).into_iter().flatten().filter_map(move |item| {
-                        let named = this.member_by_key(refs.get(item)?)?;
+                        let named = match refs.resolved(item) {
+                            // The key's first row; a member holds its key alone.
+                            Some(row) => Some(row).filter(|&r| this.member[r as usize]),
+                            None => this.member_by_key(refs.get(item)?),
+                        }?;
                         Some((holder, named, item as u32))
                     })
                 })
