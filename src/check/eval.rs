@@ -812,3 +812,28 @@ impl Accumulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(vals: &Vals<'_>) -> Vec<String> {
+        (0..vals.len()).map(|i| format!("{:?}", vals.get(i))).collect()
+    }
+
+    #[test]
+    fn a_list_keeps_its_elements_and_their_order_whatever_their_kinds() {
+        let g = GraphId(0);
+        let elements = [Val::Entity(4), Val::Entity(2), Val::Group(g, 1), Val::Number(1.5), Val::Str("x"), Val::Absent];
+        let all: Vals<'_> = elements.iter().cloned().collect();
+        let expected: Vec<String> = elements.iter().map(|v| format!("{v:?}")).collect();
+        assert_eq!(shown(&all), expected);
+        // Blocks of one kind concatenate unboxed; of mixed kinds, as values.
+        let blocks = vec![Vals::Entities(vec![1, 2]), Vals::Empty, Vals::Entities(vec![3]), Vals::Numbers(vec![0.5])];
+        let joined = Vals::concat(blocks);
+        assert_eq!(shown(&joined), ["Entity(1)", "Entity(2)", "Entity(3)", "Number(0.5)"]);
+        let groups = Vals::concat(vec![Vals::Groups(g, vec![0]), Vals::Groups(GraphId(1), vec![0])]);
+        assert_eq!(shown(&groups), ["Group(GraphId(0), 0)", "Group(GraphId(1), 0)"]);
+        assert!(matches!(Vals::concat(vec![Vals::Entities(vec![7]), Vals::Entities(vec![8])]), Vals::Entities(v) if v == [7, 8]));
+    }
+}
