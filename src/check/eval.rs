@@ -467,9 +467,22 @@ impl<'a> Env<'a> {
                 Val::Bool(found != *negated)
             }
             ExprKind::InKeys { value, keys, negated } => {
-                let Val::Str(k) = self.eval(value) else { return Val::Absent };
+                // A reference the store resolved is a key: no lookup (most
+                // of the cost of checking that a million owners exist).
+                let mut resolved = false;
+                let value = match &value.kind {
+                    ExprKind::Get(base, access @ Access::Object(i)) => {
+                        let base = self.eval(base);
+                        if let Val::Item(obj, row) = &base {
+                            resolved = matches!(&obj.fields[*i], Column::Str(s) if s.resolved(*row as usize).is_some());
+                        }
+                        self.get(&base, *access)
+                    }
+                    _ => self.eval(value),
+                };
+                let Val::Str(k) = value else { return Val::Absent };
                 let found = match self.eval(keys) {
-                    Val::Keys(_) => self.store().has_key(k),
+                    Val::Keys(_) => resolved || self.store().has_key(k),
                     Val::TableKeys(t) => self.c.tables[t.0 as usize].contains_key(k),
                     _ => return Val::Absent,
                 };
