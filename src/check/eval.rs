@@ -120,7 +120,7 @@ impl<'a> Vals<'a> {
     }
 
     /// The blocks' values in block order, in exact-size storage.
-    fn concat(blocks: Vec<Vals<'a>>) -> Vals<'a> {
+    fn concat(blocks: impl IntoIterator<Item = Vals<'a>>) -> Vals<'a> {
         let mut blocks = blocks.into_iter();
         let mut all = blocks.next().unwrap_or_default();
         for block in blocks {
@@ -678,8 +678,14 @@ impl<'a> Env<'a> {
 
     /// Runs `walk` over the elements of `source`: at once on this thread
     /// for a short collection, else over fixed blocks in parallel, each
-    /// with its own copy of the variables. The blocks' results in order.
-    fn blocks<T: Send>(&mut self, source: &Val<'a>, walk: impl Fn(&mut Env<'a>, Elements<'a>) -> T + Sync) -> Vec<T> {
+    /// with its own copy of the variables. The blocks' results in order
+    /// (a short collection's one result without a vector: aggregates run
+    /// per record and rule, and the vector was most of their allocations).
+    fn blocks<T: Send>(
+        &mut self,
+        source: &Val<'a>,
+        walk: impl Fn(&mut Env<'a>, Elements<'a>) -> T + Sync,
+    ) -> std::iter::Chain<std::option::IntoIter<T>, std::vec::IntoIter<T>> {
         let len = match source {
             Val::Collection(_) => self.data.masks.len(),
             Val::Groups(g) => self.store().graphs[g].groups.len(),
@@ -688,10 +694,10 @@ impl<'a> Env<'a> {
         };
         if len < PARALLEL_FROM {
             let elements = self.elements(source);
-            return vec![walk(self, elements)];
+            return Some(walk(self, elements)).into_iter().chain(Vec::new());
         }
         let this = &*self;
-        (0..len.div_ceil(BLOCK))
+        let blocks = (0..len.div_ceil(BLOCK))
             .into_par_iter()
             .map_init(
                 || Env { c: this.c, data: this.data, rule: this.rule, this: this.this, vars: this.vars.clone() },
@@ -706,7 +712,8 @@ impl<'a> Env<'a> {
                     walk(env, elements)
                 },
             )
-            .collect()
+            .collect::<Vec<T>>();
+        None.into_iter().chain(blocks)
     }
 
     /// The elements of a collection value.
@@ -793,7 +800,7 @@ impl Accumulator {
 
     /// The accumulators of consecutive blocks combined, as if one had
     /// seen every element in order (sums add block by block).
-    fn merge_all(agg: Agg, blocks: Vec<Accumulator>) -> Accumulator {
+    fn merge_all(agg: Agg, blocks: impl IntoIterator<Item = Accumulator>) -> Accumulator {
         let mut all = Accumulator::new(agg);
         for b in blocks {
             all.count += b.count;
