@@ -169,7 +169,7 @@ fn explain(code: Option<String>) -> Result<u8, String> {
             }
             Ok(0)
         }
-        Some(code) => match Code::from_str(&code) {
+        Some(code) => match Code::named(&code) {
             Some(c) => {
                 println!("{}: {}", c.as_str(), c.summary());
                 Ok(0)

@@ -136,7 +136,7 @@ fn every_code_has_a_fixture() {
     // And every fixture folder belongs to a code.
     for entry in std::fs::read_dir(FIXTURES).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(Code::from_str(&name).is_some(), "fixture folder `{name}` is not a diagnostic code");
+        assert!(Code::named(&name).is_some(), "fixture folder `{name}` is not a diagnostic code");
         assert!(TESTED.contains(&name.as_str()), "fixture `{name}` has no line in `fixtures!`");
     }
 }

@@ -17,7 +17,10 @@ fn compiled() -> Compiled {
     Compiled::new(program).expect("compiles")
 }
 
-fn engine(c: &Compiled, input: &[u8]) -> (Vec<(u32, Verdict, BTreeSet<String>)>, BTreeSet<String>) {
+/// Per line (line, verdict, rule ids), and the dataset findings' rule ids.
+type Outcome = (Vec<(u32, Verdict, BTreeSet<String>)>, BTreeSet<String>);
+
+fn engine(c: &Compiled, input: &[u8]) -> Outcome {
     let loaded = check::load(c, input, None, true).expect("in memory");
     let report = check::check(c, None, loaded);
     let lines = report

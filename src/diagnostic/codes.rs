@@ -16,7 +16,8 @@ macro_rules! codes {
             pub fn summary(self) -> &'static str {
                 match self { $(Code::$variant => $summary),* }
             }
-            pub fn from_str(code: &str) -> Option<Code> {
+            /// The code spelled `code` (as `as_str` writes it).
+            pub fn named(code: &str) -> Option<Code> {
                 match code { $($code => Some(Code::$variant),)* _ => None }
             }
         }

@@ -45,11 +45,7 @@ impl FieldType {
 
 fn plural(one: &str) -> String {
     let bare = one.trim_start_matches("an ").trim_start_matches("a ");
-    if bare.starts_with("object") || bare.starts_with("list") {
-        format!("{bare}s")
-    } else {
-        format!("{bare}s")
-    }
+    format!("{bare}s")
 }
 
 #[derive(Clone, Debug, PartialEq)]
