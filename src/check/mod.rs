@@ -486,18 +486,8 @@ pub fn load_sized(
     loaded.table.shrink();
     timer.phase("read, parse, record-local rules");
     timer.rule_times(c, &c.local_rules, "ms CPU");
-    timer.note(&format!(
-        "kept columns {:.1} MB, {} lines, {} reasons",
-        loaded.table.heap_bytes() as f64 / 1e6,
-        loaded.entries.len(),
-        loaded.reasons.len()
-    ));
-    let entity = c.program.schema.entity(c.entity);
-    for (f, column) in entity.fields.iter().zip(&loaded.table.columns) {
-        if !matches!(column, columns::Column::Skip) {
-            timer.note(&format!("{:>24} {:>8.1} MB", f.name, column.heap_bytes() as f64 / 1e6));
-        }
-    }
+    timer.note(&format!("{} lines, {} reasons", loaded.entries.len(), loaded.reasons.len()));
+    timer.columns(c, &loaded.table, "kept columns");
     Ok(loaded)
 }
 
@@ -669,6 +659,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     store.base = base_rows;
     store.index(&c.program.schema, &c.relations, &c.graphs, &c.unique_fields);
     timer.phase("index keys, relations, graphs");
+    timer.columns(c, &store.table, "columns after indexing");
     let rules = &c.program.rules;
     let data = eval::Data { table: &store.table, masks: &store.masks, store: Some(&store) };
 
@@ -822,6 +813,20 @@ impl Timer {
     pub fn new() -> Timer {
         Timer { last: std::env::var_os("SKILLC_TIMINGS").map(|_| std::time::Instant::now()) }
     }
+    /// The heap of each column of `table` that is kept.
+    fn columns(&self, c: &Compiled, table: &columns::Table, what: &str) {
+        if self.last.is_none() {
+            return;
+        }
+        self.note(&format!("{what} {:.1} MB", table.heap_bytes() as f64 / 1e6));
+        let entity = c.program.schema.entity(c.entity);
+        for (f, column) in entity.fields.iter().zip(&table.columns) {
+            if !matches!(column, columns::Column::Skip) {
+                self.note(&format!("{:>24} {:>8.1} MB", f.name, column.heap_bytes() as f64 / 1e6));
+            }
+        }
+    }
+
     /// The time spent in each of `rules` (`Compiled::rule_nanos`).
     fn rule_times(&self, c: &Compiled, rules: &[usize], unit: &str) {
         if self.last.is_none() {
