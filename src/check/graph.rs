@@ -98,32 +98,64 @@ pub struct Groups {
 /// entry then holds the group instead of the root.
 const NUMBERED: u32 = 1 << 31;
 
+/// Each root's group, written into the union-find's labelling itself (the
+/// root's own entry, flagged), so no array per node is added; past 2^31
+/// nodes the flag would be a node number, and a map takes the groups.
+struct Numbering {
+    labels: Vec<u32>,
+    past_flag: Option<HashMap<u32, u32>>,
+}
+
+impl Numbering {
+    fn new(labels: Vec<u32>) -> Numbering {
+        let past_flag = (labels.len() >= NUMBERED as usize).then(HashMap::new);
+        Numbering { labels, past_flag }
+    }
+
+    /// The root of node `i`'s group (meaningful until the root is numbered).
+    fn root(&self, i: usize) -> u32 {
+        self.labels[i]
+    }
+
+    /// The group of node `i`, if its root has been numbered.
+    fn group(&self, i: usize) -> Option<u32> {
+        if let Some(map) = &self.past_flag {
+            return map.get(&self.labels[i]).copied();
+        }
+        let label = self.labels[i];
+        let at_root = if label & NUMBERED != 0 { label } else { self.labels[label as usize] };
+        (at_root & NUMBERED != 0).then_some(at_root & !NUMBERED)
+    }
+
+    fn number(&mut self, i: usize, group: u32) {
+        let root = self.root(i);
+        match &mut self.past_flag {
+            Some(map) => {
+                map.insert(root, group);
+            }
+            None => self.labels[root as usize] = NUMBERED | group,
+        }
+    }
+}
+
 impl Groups {
     /// The groups of the members, given each node's root (`labels`, a
-    /// union-find's labelling). The labelling doubles as the map from a
-    /// root to its group, so building groups for a million nodes needs
-    /// the members' array and little else.
-    fn new(member: &[bool], mut labels: Vec<u32>) -> Groups {
-        assert!(labels.len() < NUMBERED as usize, "nodes are numbered below 2^31");
-        // Number groups in order of their first member, counting members.
+    /// union-find's labelling), numbered in order of their first member.
+    fn new(member: &[bool], labels: Vec<u32>) -> Groups {
+        Groups::numbered(member, Numbering::new(labels))
+    }
+
+    fn numbered(member: &[bool], mut numbering: Numbering) -> Groups {
         let mut sizes: Vec<u32> = Vec::new();
-        for i in 0..labels.len() {
-            if !member[i] {
-                continue;
-            }
-            let root = labels[i];
-            let g = if root & NUMBERED != 0 {
-                root // `i` is a numbered root
-            } else if labels[root as usize] & NUMBERED != 0 {
-                labels[root as usize]
-            } else {
-                labels[root as usize] = NUMBERED | sizes.len() as u32;
+        for (i, _) in member.iter().enumerate().filter(|(_, m)| **m) {
+            let g = numbering.group(i).unwrap_or_else(|| {
+                numbering.number(i, sizes.len() as u32);
                 sizes.push(0);
-                labels[root as usize]
-            };
-            sizes[(g & !NUMBERED) as usize] += 1;
+                sizes.len() as u32 - 1
+            });
+            sizes[g as usize] += 1;
         }
-        // Counting sort: `offsets[g]` runs as group g's fill, ending as
+        // Counting sort: `offsets[g + 1]` runs as group g's fill, ending as
         // its end, which is where group g + 1 starts.
         let mut offsets = Vec::with_capacity(sizes.len() + 1);
         offsets.push(0u32);
@@ -133,12 +165,8 @@ impl Groups {
             end += s;
         }
         let mut members = vec![0u32; end as usize];
-        for i in 0..labels.len() {
-            if !member[i] {
-                continue;
-            }
-            let root = labels[i];
-            let g = if root & NUMBERED != 0 { root } else { labels[root as usize] } & !NUMBERED;
+        for (i, _) in member.iter().enumerate().filter(|(_, m)| **m) {
+            let g = numbering.group(i).expect("numbered in the first pass");
             let at = &mut offsets[g as usize + 1];
             members[*at as usize] = i as u32;
             *at += 1;
@@ -245,6 +273,24 @@ mod tests {
         assert!(!g.cycle_of.contains_key(&4));
         let groups: Vec<&[u32]> = (0..g.groups.len()).map(|i| g.groups.get(i)).collect();
         assert_eq!(groups, vec![&[0, 1, 2, 4][..], &[3], &[5]]);
+    }
+
+    #[test]
+    fn groups_are_the_same_numbered_in_place_or_in_a_map() {
+        // Roots both before and after their members, a non-member inside a
+        // set, singletons.
+        let n = 12;
+        let mut sets = UnionFind::<u32>::new(n);
+        for (a, b) in [(5, 1), (1, 9), (3, 11), (0, 7), (7, 2), (10, 4)] {
+            sets.union(a, b);
+        }
+        let member: Vec<bool> = (0..n).map(|i| i != 7).collect();
+        let labels = sets.into_labeling();
+        let in_place = Groups::new(&member, labels.clone());
+        let mapped = Groups::numbered(&member, Numbering { labels, past_flag: Some(HashMap::new()) });
+        assert_eq!(in_place, mapped);
+        let groups: Vec<&[u32]> = (0..in_place.len()).map(|i| in_place.get(i)).collect();
+        assert_eq!(groups, vec![&[0, 2][..], &[1, 5, 9], &[3, 11], &[4, 10], &[6], &[8]]);
     }
 
     #[test]
