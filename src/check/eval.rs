@@ -285,8 +285,14 @@ impl<'a> Env<'a> {
     pub fn reset(&mut self, rule: &'a Rule, this: u32) {
         self.rule = rule;
         self.this = this;
-        self.vars.clear();
-        self.vars.resize(rule.var_count as usize, Val::Absent);
+        // Every variable is bound before it is read (lets in order, binders
+        // per element), so only the number of slots matters: the local
+        // rules run rule by rule over a piece, and resizing per record and
+        // rule showed in the profile.
+        if self.vars.len() != rule.var_count as usize {
+            self.vars.clear();
+            self.vars.resize(rule.var_count as usize, Val::Absent);
+        }
     }
 
     /// The key of a record of the table the rule reads.
@@ -523,6 +529,11 @@ impl<'a> Env<'a> {
                 };
                 if source.is_absent() {
                     return Val::Absent;
+                }
+                // `count(segments)`: every item counts, so the length is the
+                // count without walking the items.
+                if let (Agg::Count, None, Val::List(_, start, end)) = (agg, access, &source) {
+                    return Val::Number(f64::from(end - start));
                 }
                 self.aggregate(*agg, &source, |env, el| match access {
                     Some(a) => Some(env.get(&el.body, a)).filter(|v| !v.is_absent()),
@@ -801,7 +812,11 @@ impl Accumulator {
     /// The accumulators of consecutive blocks combined, as if one had
     /// seen every element in order (sums add block by block).
     fn merge_all(agg: Agg, blocks: impl IntoIterator<Item = Accumulator>) -> Accumulator {
-        let mut all = Accumulator::new(agg);
+        // The first block is the start (a short collection's only one): the
+        // same as merging it into a fresh accumulator, since a block's sum
+        // starts at +0.0 and so is never -0.0.
+        let mut blocks = blocks.into_iter();
+        let mut all = blocks.next().unwrap_or_else(|| Accumulator::new(agg));
         for b in blocks {
             all.count += b.count;
             all.known += b.known;
