@@ -79,6 +79,11 @@ LARGEST=$(for n in $SIZES; do echo "$n"; done | sort -n | tail -1)
 
 # --- measuring -------------------------------------------------------------------
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# CPU time the hypervisor gave to other guests ("steal", /proc/stat) over the
+# measurements: on a shared virtual machine it slows every run, and more so
+# the runs on both cores; a run with much steal is not comparable.
+cpu_ticks() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+read -r STEAL_BEFORE TOTAL_BEFORE < <(cpu_ticks)
 # measure NAME N CMD...: runs CMD $REPEAT times under /usr/bin/time; records the
 # median wall time and the largest peak RSS (KiB) in WALL[NAME/N] and RSS[NAME/N].
 declare -A WALL RSS
@@ -127,6 +132,8 @@ echo "## Machine"
 echo
 echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores available"
 echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); load average (1, 5, 15 min) before the measurements: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r STEAL_AFTER TOTAL_AFTER < <(cpu_ticks)
+echo "- CPU steal during the measurements: $(awk "BEGIN { t = $TOTAL_AFTER - $TOTAL_BEFORE; printf \"%.1f%%\", t > 0 ? 100 * ($STEAL_AFTER - $STEAL_BEFORE) / t : 0 }") of the cores' time went to other guests"
 echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 echo "- $(rustc --version); $(python3 --version); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"
 echo "- skillc at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src skills 2>/dev/null || echo ' (with uncommitted changes)')"
