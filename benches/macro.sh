@@ -133,7 +133,7 @@ echo
 echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores available"
 echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); load average (1, 5, 15 min) before the measurements: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 read -r STEAL_AFTER TOTAL_AFTER < <(cpu_ticks)
-echo "- CPU steal during the measurements: $(awk "BEGIN { t = $TOTAL_AFTER - $TOTAL_BEFORE; printf \"%.1f%%\", t > 0 ? 100 * ($STEAL_AFTER - $STEAL_BEFORE) / t : 0 }") of the cores' time went to other guests"
+echo "- CPU steal during the measurements: $(awk "BEGIN { t = $TOTAL_AFTER - $TOTAL_BEFORE; printf \"%.1f%%\", (t > 0 ? 100 * ($STEAL_AFTER - $STEAL_BEFORE) / t : 0) }") of the cores' time went to other guests"
 echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 echo "- $(rustc --version); $(python3 --version); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"
 echo "- skillc at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src skills 2>/dev/null || echo ' (with uncommitted changes)')"
