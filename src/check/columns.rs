@@ -255,6 +255,13 @@ fn as_int(n: f64) -> Option<i32> {
 /// A number column is stored sparse below this share of present rows.
 const SPARSE_BELOW: f64 = 0.6;
 
+/// The number of present rows of a dense number column, when so few are
+/// present that it is better kept sparse.
+fn sparse_present(v: &[f64]) -> Option<usize> {
+    let present = v.iter().filter(|n| !n.is_nan()).count();
+    ((present as f64) < v.len() as f64 * SPARSE_BELOW).then_some(present)
+}
+
 impl SparseNumbers {
     fn from_dense(dense: &[f64]) -> SparseNumbers {
         let mut sparse = SparseNumbers::default();
@@ -279,6 +286,12 @@ impl SparseNumbers {
             }
             self.rows += 1;
         }
+    }
+
+    fn shrink(&mut self) {
+        self.present.shrink_to_fit();
+        self.rank.shrink_to_fit();
+        self.values.shrink_to_fit();
     }
 
     /// Room for `rows` more rows, `present` of them present (see `room`).
@@ -347,15 +360,14 @@ impl StrColumn {
     }
 
     /// The text of this column shared, to be referred to: it becomes
-    /// `Shared` (its rows unchanged).
+    /// `Shared` (its rows unchanged; shared once, however often asked).
     pub fn share(&mut self) -> Arc<Texts> {
+        if let StrColumn::Shared(texts) = self {
+            return Arc::clone(texts);
+        }
         self.make_plain();
-        let plain = std::mem::replace(self, StrColumn::Plain(Texts::default()));
-        let texts = match plain {
-            StrColumn::Plain(texts) => Arc::new(texts),
-            StrColumn::Shared(texts) => texts,
-            _ => unreachable!("made plain above"),
-        };
+        let StrColumn::Plain(texts) = std::mem::replace(self, StrColumn::Shared(Arc::default())) else { unreachable!("made plain above") };
+        let texts = Arc::new(texts);
         *self = StrColumn::Shared(Arc::clone(&texts));
         texts
     }
@@ -528,6 +540,27 @@ impl ListColumn {
     pub fn range(&self, row: usize) -> Option<std::ops::Range<usize>> {
         self.ends.range(row)
     }
+
+    /// Field `i` of the items, when they are objects and it is text.
+    pub fn item_text(&self, i: usize) -> Option<&StrColumn> {
+        match self.items.as_ref() {
+            Column::Object(o) => match &o.fields[i] {
+                Column::Str(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    pub fn item_text_mut(&mut self, i: usize) -> Option<&mut StrColumn> {
+        match self.items.as_mut() {
+            Column::Object(o) => match &mut o.fields[i] {
+                Column::Str(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 impl ObjectColumn {
@@ -678,8 +711,7 @@ impl Column {
                 // A mostly absent column is kept sparse while it loads, not
                 // only once loaded: sized densely for the whole input, it
                 // held the peak up by 8 bytes a row.
-                let present = v.iter().filter(|n| !n.is_nan()).count();
-                if (present as f64) < v.len() as f64 * SPARSE_BELOW {
+                if let Some(present) = sparse_present(v) {
                     let mut sparse = SparseNumbers::from_dense(v);
                     sparse.room(more(v.len()), more(present));
                     *self = Column::Sparse(sparse);
@@ -722,8 +754,7 @@ impl Column {
     pub fn shrink(&mut self) {
         match self {
             Column::Number(v) => {
-                let present = v.iter().filter(|n| !n.is_nan()).count();
-                if (present as f64) < v.len() as f64 * SPARSE_BELOW {
+                if sparse_present(v).is_some() {
                     *self = Column::Sparse(SparseNumbers::from_dense(v));
                 } else if v.iter().all(|&n| n.is_nan() || as_int(n).is_some()) {
                     *self = Column::Int(v.iter().map(|&n| as_int(n).unwrap_or(INT_ABSENT)).collect());
@@ -732,11 +763,7 @@ impl Column {
                 }
             }
             Column::Int(v) => v.shrink_to_fit(),
-            Column::Sparse(s) => {
-                s.present.shrink_to_fit();
-                s.rank.shrink_to_fit();
-                s.values.shrink_to_fit();
-            }
+            Column::Sparse(s) => s.shrink(),
             Column::Bool(v) => v.shrink_to_fit(),
             Column::Str(s) => s.shrink(),
             Column::List(l) => {
@@ -960,6 +987,8 @@ mod tests {
             keys.push(Some(k));
         }
         let shared = keys.share();
+        // Shared once: asking again neither copies the text nor re-shares it.
+        assert!(Arc::ptr_eq(&shared, &keys.share()));
         let mut refs = StrColumn::default();
         for r in [Some("c"), None, Some("zz"), Some("a"), Some("zz")] {
             refs.push(r);

@@ -474,7 +474,8 @@ impl<'a> Env<'a> {
             }
             ExprKind::InKeys { value, keys, negated } => {
                 // A reference the store resolved is a key: no lookup (most
-                // of the cost of checking that a million owners exist).
+                // of the cost of checking that every reference of a large
+                // dataset names a key).
                 let mut resolved = false;
                 let value = match &value.kind {
                     ExprKind::Get(base, access @ Access::Object(i)) => {
@@ -530,7 +531,7 @@ impl<'a> Env<'a> {
                 if source.is_absent() {
                     return Val::Absent;
                 }
-                // `count(segments)`: every item counts, so the length is the
+                // `count(list)`: every item counts, so the length is the
                 // count without walking the items.
                 if let (Agg::Count, None, Val::List(_, start, end)) = (agg, access, &source) {
                     return Val::Number(f64::from(end - start));

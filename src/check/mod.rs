@@ -363,8 +363,8 @@ pub struct Loaded {
 }
 
 /// Bytes read at a time: a 64th of a file of known size, so the two read
-/// buffers stay a small share of the input (the memory target holds at
-/// 100k companies too), between 256 KiB and 8 MiB; 2 MiB from a pipe.
+/// buffers stay a small share of the input (small inputs included),
+/// between 256 KiB and 8 MiB; 2 MiB from a pipe.
 fn chunk_size(size: Option<u64>) -> usize {
     size.map_or(2 << 20, |s| usize::try_from(s / 64).unwrap_or(usize::MAX).clamp(256 << 10, 8 << 20))
 }

@@ -371,9 +371,7 @@ impl Store {
     fn references(&self, schema: &Schema, rel: RelationId) -> Option<(&ListColumn, &StrColumn)> {
         let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { return None };
         let Column::List(list_col) = &self.table.columns[list.0 as usize] else { return None };
-        let Column::Object(items) = list_col.items.as_ref() else { return None };
-        let Column::Str(refs) = &items.fields[reference] else { return None };
-        Some((list_col, refs))
+        Some((list_col, list_col.item_text(reference)?))
     }
 
     /// Turns the values naming keys in the relations' lists into the rows
@@ -390,8 +388,7 @@ impl Store {
         for &rel in forwards {
             let RelationKind::Forward { list, reference, .. } = schema.relation(rel).kind else { continue };
             let Column::List(list_col) = &mut self.table.columns[list.0 as usize] else { continue };
-            let Column::Object(items) = list_col.items.as_mut() else { continue };
-            let Column::Str(refs) = &mut items.fields[reference] else { continue };
+            let Some(refs) = list_col.item_text_mut(reference) else { continue };
             let index = &self.keys;
             refs.refer_to(&keys, |s| index.find(&key_col, Cell::Str(s)).map(|(first, _)| first));
         }
