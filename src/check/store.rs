@@ -223,14 +223,19 @@ impl RecordLines {
     }
 
     pub fn line(&self, record: u32) -> u32 {
-        let mut entry = record as usize;
-        for &j in &self.not_json {
-            if j as usize > entry {
-                break;
+        // The k-th line that was not JSON comes before the record's line
+        // exactly when `not_json[k] - k <= record`, which holds for a
+        // prefix of k: the record's entry is `record` plus that prefix.
+        let (mut lo, mut hi) = (0, self.not_json.len());
+        while lo < hi {
+            let k = (lo + hi) / 2;
+            if self.not_json[k] as usize - k <= record as usize {
+                lo = k + 1;
+            } else {
+                hi = k;
             }
-            entry += 1;
         }
-        self.entries[entry].line
+        self.entries[record as usize + lo].line
     }
 }
 
@@ -439,5 +444,21 @@ impl Store {
             let analysis = super::graph::analyse(&self.member, &index.backward, &index.forward);
             self.graphs.insert(g, analysis);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_s_line_skips_the_lines_that_were_not_json() {
+        // Entries: not JSON, r0, r1, not JSON, not JSON, r2, r3, not JSON.
+        let kinds = [false, true, true, false, false, true, true, false];
+        let entries = (0..kinds.len()).map(|i| super::super::LineReport::new(10 + i as u32, 0)).collect();
+        let not_json = (0..kinds.len() as u32).filter(|&i| !kinds[i as usize]).collect();
+        let lines = RecordLines::new(entries, not_json);
+        let expected: Vec<u32> = (0..kinds.len() as u32).filter(|&i| kinds[i as usize]).map(|i| 10 + i).collect();
+        assert_eq!((0..4).map(|r| lines.line(r)).collect::<Vec<_>>(), expected);
     }
 }
