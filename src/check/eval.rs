@@ -618,14 +618,7 @@ impl<'a> Env<'a> {
                     let within = (a - b).abs() <= band;
                     return Some(if link.op == CmpOp::Ne { !within } else { within });
                 }
-                Some(match link.op {
-                    CmpOp::Eq => a == b,
-                    CmpOp::Ne => a != b,
-                    CmpOp::Lt => a < b,
-                    CmpOp::Le => a <= b,
-                    CmpOp::Gt => a > b,
-                    CmpOp::Ge => a >= b,
-                })
+                Some(link.op.holds(*a, *b))
             }
             (Val::Absent, _) | (_, Val::Absent) => None,
             (a, b) => {

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 pub struct Explanation {
     pub values: Map<String, Value>,
     pub hints: Vec<String>,
+    /// Dataset rules: the counts and shares short of their bound.
+    pub shortfalls: Vec<super::shortfall::Shortfall>,
 }
 
 /// How many failing elements of an `all` are explained, and how many items
@@ -174,7 +176,7 @@ impl<'d> Explainer<'d> {
                         lhs = rhs;
                         continue;
                     }
-                    if let (Val::Number(_), Val::Number(b)) = (&lhs, &rhs) {
+                    if let (Val::Number(a), Val::Number(b)) = (&lhs, &rhs) {
                         let bound = show_number(*b);
                         let hint = match &link.tolerance {
                             Some(t) => {
@@ -197,6 +199,11 @@ impl<'d> Explainer<'d> {
                             }
                         };
                         self.out.hints.push(hint);
+                        if link.tolerance.is_none() {
+                            let (a, b) = (*a, *b);
+                            self.shortfall(env, lhs_expr, &|v| op.holds(v, b), b);
+                            self.shortfall(env, &link.rhs, &|v| op.holds(a, v), a);
+                        }
                     } else if !lhs.is_absent() && !rhs.is_absent() {
                         let hint = format!("`{}` must be {} `{}`", self.text(lhs_expr), words(op), self.text(&link.rhs));
                         self.out.hints.push(hint);
@@ -209,6 +216,12 @@ impl<'d> Explainer<'d> {
                 self.record(env, value);
                 let (l, h) = (env.number(lo).unwrap_or(f64::NAN), env.number(hi).unwrap_or(f64::NAN));
                 let inside = *negated != want;
+                let (lc, hc) = (*lo_closed, *hi_closed);
+                let in_range = move |v: f64| (if lc { v >= l } else { v > l }) && (if hc { v <= h } else { v < h });
+                // The edge to reach: the near one from outside, either from inside.
+                let current = env.number(value).unwrap_or(f64::NAN);
+                let edge = if current < l || !inside && current - l < h - current { l } else { h };
+                self.shortfall(env, value, &|v| in_range(v) == inside, edge);
                 self.out.hints.push(format!(
                     "`{}` must {}be in {}{}, {}{}",
                     self.text(value),
@@ -377,6 +390,19 @@ impl<'d> Explainer<'d> {
             }
             _ => self.record(env, e),
         }
+    }
+}
+
+impl Explainer<'_> {
+    /// For a dataset rule: when `e` is a `count` or `share` whose value
+    /// fails `holds` (the comparison the rule makes of it), measures it in
+    /// records.
+    fn shortfall<'a>(&mut self, env: &mut Env<'a>, e: &'a Expr, holds: &dyn Fn(f64) -> bool, target: f64) {
+        if env.rule.scope != crate::ir::Scope::Dataset {
+            return;
+        }
+        let found = super::shortfall::measure(env, e, holds, target, &|e| self.text(e));
+        self.out.shortfalls.extend(found);
     }
 }
 

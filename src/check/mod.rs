@@ -11,6 +11,7 @@ pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod reader;
+pub mod shortfall;
 pub mod store;
 
 use crate::ir::expr::{Builtin, Expr, ExprKind, Pattern};
@@ -306,6 +307,8 @@ pub struct DatasetFinding {
     pub rule: usize,
     pub values: Values,
     pub hints: Vec<String>,
+    /// The counts and shares that fall short of their bound, in records.
+    pub shortfalls: Vec<shortfall::Shortfall>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -694,7 +697,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             }
             env.reset(rule, 0);
             let why = explain::explain(&mut env, &c.program.db);
-            Some(DatasetFinding { rule: i, values: Values::new(why.values), hints: why.hints })
+            Some(DatasetFinding { rule: i, values: Values::new(why.values), hints: why.hints, shortfalls: why.shortfalls })
         })
         .collect();
     timer.phase("dataset rules");

@@ -99,6 +99,9 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
         if !d.hints.is_empty() {
             value.insert("hint".into(), d.hints.join("; ").into());
         }
+        if !d.shortfalls.is_empty() {
+            value.insert("shortfalls".into(), Value::Array(d.shortfalls.iter().map(|s| s.to_json()).collect()));
+        }
         serde_json::to_writer(&mut *out, &Value::Object(value))?;
         out.write_all(b"\n")?;
     }
@@ -154,7 +157,6 @@ impl Style {
 
 /// Human-readable report, at most `max_per_rule` findings shown per rule.
 pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bool) -> String {
-    let p = &c.program;
     let style = Style { color };
     let mut out = String::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
@@ -185,12 +187,13 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
         out.push('\n');
     }
     for d in &report.dataset {
-        let rule = &p.rules[d.rule];
         out.push_str(&style.paint("1;33", "dataset: flagged"));
         out.push('\n');
         let reason = Reason { rule: ReasonRule::Rule(d.rule), values: d.values.clone(), hints: d.hints.clone(), detail: None };
-        let _ = rule;
         out.push_str(&reason_text(c, 0, &reason, &style));
+        for s in &d.shortfalls {
+            out.push_str(&format!("      {} {}\n", style.paint("36", "need:"), s.sentence()));
+        }
         out.push('\n');
     }
     for (id, n) in &hidden {

@@ -46,6 +46,17 @@ impl CmpOp {
             CmpOp::Ge => ">=",
         }
     }
+    /// Whether `a op b` holds for two numbers.
+    pub fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
     /// The operator that holds exactly when this one does not.
     pub fn negate(self) -> CmpOp {
         match self {
