@@ -78,33 +78,48 @@ pub fn measure<'a>(
         return None;
     }
     let source_val = env.eval(source);
-    // (element, condition): the condition is the share's body, or for a
-    // count whether the element passes the filter (a filtered-out element
-    // is a non-matching one, which a change could make match).
-    let mut elements: Vec<(Val<'a>, Option<bool>)> = Vec::new();
-    for el in env.elements(&source_val).collect::<Vec<_>>() {
-        let passes = match filter {
-            Some(f) => env.passes_filter(*var, &el, f),
-            None => true,
-        };
-        let condition = match (kind, body) {
-            (Agg::Share, Some(b)) => {
-                if !passes {
-                    continue;
+    // Elements that satisfy the condition, elements whose condition is
+    // known (for a count: every element; an element a count's filter
+    // leaves out is one a change could bring in), and the first few of
+    // each side, which a change would touch.
+    let (mut matching, mut known) = (0usize, 0usize);
+    let mut first: [Vec<Val<'a>>; 2] = [Vec::new(), Vec::new()];
+    let count_value = if *kind == Agg::Count { env.number(agg) } else { None };
+    match count_value {
+        // A count short of a minimum names nobody, so its value and the
+        // collection's size are enough: no pass over the filter (a
+        // coverage rule over a million companies would pay one a class).
+        Some(n) if target > n => {
+            matching = n as usize;
+            known = env.elements(&source_val).count();
+        }
+        _ => {
+            for el in env.elements(&source_val) {
+                let passes = match filter {
+                    Some(f) => env.passes_filter(*var, &el, f),
+                    None => true,
+                };
+                let condition = match (kind, body) {
+                    (Agg::Share, Some(_)) if !passes => continue,
+                    (Agg::Share, Some(b)) => {
+                        env.vars[var.0 as usize] = el.body.clone();
+                        env.truth(b)
+                    }
+                    _ => Some(passes),
+                };
+                let Some(c) = condition else { continue };
+                known += 1;
+                matching += usize::from(c);
+                if first[usize::from(c)].len() < MAX_RECORDS {
+                    first[usize::from(c)].push(el.body);
                 }
-                env.vars[var.0 as usize] = el.body.clone();
-                env.truth(b)
             }
-            _ => Some(passes),
-        };
-        elements.push((el.body, condition));
+        }
     }
-    let matching = elements.iter().filter(|(_, c)| *c == Some(true)).count();
-    let known = elements.iter().filter(|(_, c)| c.is_some()).count();
-    let (current, change_room) = match kind {
+    let current = match kind {
         Agg::Share if known == 0 => return None,
-        Agg::Share => (matching as f64 / known as f64, known),
-        _ => (matching as f64, elements.len()),
+        Agg::Share => matching as f64 / known as f64,
+        _ => matching as f64,
     };
     if holds(current) {
         return None;
@@ -116,8 +131,7 @@ pub fn measure<'a>(
             _ => k as f64,
         }
     };
-    let up_room = change_room - matching;
-    let change_up = (1..=up_room).find(|&m| holds(value_after(m, true)));
+    let change_up = (1..=known - matching).find(|&m| holds(value_after(m, true)));
     let change_down = (1..=matching).find(|&m| holds(value_after(m, false)));
     // Towards the bound; for `!=`, whichever way a change reaches.
     let up = target > current || (target == current && change_up.is_some());
@@ -125,17 +139,11 @@ pub fn measure<'a>(
     let change = if up { change_up } else { change_down };
     let add = smallest_addition(*kind, matching, known, up, target, holds);
     // The elements a change would touch: those that do not satisfy the
-    // condition when more must, those that do when fewer must.
-    let behind = Some(!up);
-    let total = elements.iter().filter(|(_, c)| *c == behind).count();
-    // A count that must grow over a whole collection names nobody: every
-    // other record could be the one to change.
+    // condition when more must, those that do when fewer must. A count
+    // that must grow names nobody: any other record could be the one.
     let named = !(up && *kind == Agg::Count);
-    let records = if named {
-        elements.iter().filter(|(_, c)| *c == behind).take(MAX_RECORDS).map(|(v, _)| element_json(env, v)).collect()
-    } else {
-        Vec::new()
-    };
+    let total = if up { known - matching } else { matching };
+    let records = if named { first[usize::from(!up)].iter().map(|v| element_json(env, v)).collect() } else { Vec::new() };
     Some(Shortfall {
         aggregate: text(agg),
         agg: *kind,
