@@ -176,5 +176,81 @@ fn the_text_report_says_what_a_shortfall_needs_in_one_sentence() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let need = text.lines().find(|l| l.trim_start().starts_with("need:")).expect("a need line");
-    insta::assert_snapshot!(need.trim(), @"need: `share(c in big_saas: c.employee_count > 50)` is 18 of 20: make `c.employee_count > 50` hold for 1 of the 2 that fail it (sss-00, sss-01), or add 20 with `c.employee_count > 50` to `big_saas`");
+    insta::assert_snapshot!(need.trim(), @"need: `share(c in big_saas: c.employee_count > 50)` is 18 of 20: make `employee_count > 50` hold for 1 of the 2 that fail it (sss-00, sss-01); or add 20 to `big_saas` with `employee_count > 50`");
+}
+
+/// A skill written for this test: the shortfalls come from the rules'
+/// form, whatever the entity and the rule ids.
+const THINGS: &str = r#"---
+name: things
+description: Things of two kinds, for the shortfall tests.
+applies_to: thing
+---
+
+```entity thing
+key id
+collection things
+id: string
+kind: string
+size: number
+```
+
+## Plausibility
+
+- About 40% of things are large (between 20% and 60%).
+  ```rule large-share
+  share(t in things: t.size > 10) ∈ [20%, 60%]
+  ```
+- At most two things are big.
+  ```rule few-big
+  count(t in things where t.kind == "big") <= 2
+  ```
+- Things are large on average.
+  ```rule large-mean
+  mean(t in things: t.size) >= 100
+  ```
+"#;
+
+fn check_things(lines: &[Value]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("things")).unwrap();
+    std::fs::write(dir.path().join("things/SKILL.md"), THINGS).unwrap();
+    let data = dir.path().join("data.jsonl");
+    std::fs::write(&data, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillc"))
+        .args(["check", "--format", "json", "--skills"])
+        .arg(dir.path())
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.code().unwrap_or(2) < 2, "{}", String::from_utf8_lossy(&out.stderr));
+    cli::json_lines(&out)
+}
+
+#[test]
+fn a_skill_written_for_the_test_gets_predicates_prose_targets_and_an_explicit_note() {
+    // 8 of 10 things are large (80% > 60%); 4 are big (> 2).
+    let things: Vec<Value> = (0..10)
+        .map(|i| json!({"id": format!("t{i}"), "kind": if i % 2 == 0 && i < 8 { "big" } else { "small" }, "size": if i < 8 { 50 } else { 5 }}))
+        .collect();
+    let report = check_things(&things);
+
+    let share = &finding(&report, "large-share").expect("80% is above 60%")["shortfalls"][0];
+    assert_eq!(share["direction"], "fewer");
+    assert_eq!(share["predicate"], json!({"op": ">", "left": {"field": "size"}, "right": 10}));
+    // 8/10 down to 60%: two must shrink, or 4 small ones join (8/14 < 0.6).
+    assert_eq!((usize_of(&share["change"]), usize_of(&share["add"])), (2, 4));
+    // The prose's 40%: 8 / (10 + a) <= 0.4 from a = 10.
+    assert_eq!((share["target"].as_f64(), usize_of(&share["add_to_target"])), (Some(0.4), 10));
+
+    let big = &finding(&report, "few-big").expect("4 big things")["shortfalls"][0];
+    assert_eq!((big["function"].as_str(), big["direction"].as_str()), (Some("count"), Some("fewer")));
+    assert_eq!(usize_of(&big["change"]), 2);
+    assert!(big["add"].is_null(), "adding things never lowers a count: {big}");
+    assert_eq!(big["records"], json!(["t0", "t2", "t4", "t6"]));
+    assert_eq!(big["predicate"], json!({"op": "==", "left": {"field": "kind"}, "right": "big"}));
+
+    let mean = finding(&report, "large-mean").expect("the mean is 40.5");
+    assert_eq!(mean["shortfalls"], json!([]));
+    assert!(mean["shortfall_note"].as_str().unwrap().contains("no number of records"), "{mean}");
 }

@@ -311,6 +311,11 @@ pub struct DatasetFinding {
     pub shortfalls: Vec<shortfall::Shortfall>,
 }
 
+/// What a dataset finding without shortfalls says instead (the JSON
+/// report's `shortfall_note`, the text report's `need:` line).
+pub const NO_SHORTFALL: &str =
+    "no count or share of a collection misses a bound in this rule, so no number of records to change or add can be computed";
+
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     pub read: usize,

@@ -42,6 +42,14 @@ pub struct Shortfall {
     /// What an element must satisfy to count: the `share` condition, or the
     /// `count` filter (None: every element counts).
     pub condition: Option<String>,
+    /// The condition with the element variable's prefix dropped
+    /// (`behaviour_class == "x"` for `c.behaviour_class == "x"`), for prose.
+    pub readable: Option<String>,
+    /// The same condition as a tree a program can read (`predicate`).
+    pub predicate: Option<Value>,
+    /// A value inside the bounds that the rule's prose names ("about
+    /// 15%"), and the fewest additions that bring the aggregate to it.
+    pub target: Option<(f64, Option<usize>)>,
     /// Elements that satisfy the condition (for `count`: the count).
     pub matching: usize,
     /// For `share`: the elements whose condition is known (the denominator).
@@ -144,14 +152,22 @@ pub fn measure<'a>(
     let named = !(up && *kind == Agg::Count);
     let total = if up { known - matching } else { matching };
     let records = if named { first[usize::from(!up)].iter().map(|v| element_json(env, v)).collect() } else { Vec::new() };
+    let condition = match kind {
+        Agg::Share => body.as_deref(),
+        _ => filter.as_deref(),
+    };
     Some(Shortfall {
         aggregate: text(agg),
         agg: *kind,
         source: text(source),
-        condition: match kind {
-            Agg::Share => body.as_deref().map(text),
-            _ => filter.as_deref().map(text),
-        },
+        condition: condition.map(text),
+        readable: condition.map(|c| drop_prefix(&text(c), &env.rule.var_names[var.0 as usize])),
+        predicate: condition.map(|c| predicate(env, c, *var, text)),
+        target: prose_target(&env.rule.message, current, holds).map(|t| {
+            let towards = t > current;
+            let reached: &dyn Fn(f64) -> bool = &move |v| if towards { v >= t } else { v <= t };
+            (t, smallest_addition(*kind, matching, known, towards, t, reached))
+        }),
         matching,
         of: (*kind == Agg::Share).then_some(known),
         direction,
@@ -202,6 +218,109 @@ fn smallest_addition(kind: Agg, matching: usize, known: usize, up: bool, target:
     (hi..hi.saturating_add(4)).find(|&a| holds(after(a)))
 }
 
+/// `text` without `name.` before a field (`c.arr > 0` → `arr > 0`).
+fn drop_prefix(text: &str, name: &str) -> String {
+    let prefix = format!("{name}.");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&prefix) {
+        let boundary = rest[..at].chars().next_back().map_or(true, |ch| !(ch.is_alphanumeric() || ch == '_' || ch == '.'));
+        out.push_str(&rest[..at]);
+        if !boundary {
+            out.push_str(&prefix);
+        }
+        rest = &rest[at + prefix.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A share or count bound the prose states as a target: the first
+/// percentage in the message (`about 15%`) that the comparison accepts and
+/// the current value does not equal. None when the prose names only the
+/// bounds themselves (`at least 95%` is the bound, not a target inside it).
+fn prose_target(message: &str, current: f64, holds: &dyn Fn(f64) -> bool) -> Option<f64> {
+    let bytes = message.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric() && bytes[i - 1] != b'.') {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+                i += 1;
+            }
+            if bytes.get(i) == Some(&b'%') {
+                if let Ok(p) = message[start..i].parse::<f64>() {
+                    let t = p / 100.0;
+                    // Inside the bounds with room on both sides: a bound
+                    // itself is where the comparison stops holding nearby.
+                    let step = 1e-9;
+                    if holds(t) && holds(t - step) && holds(t + step) && t != current {
+                        return Some(t);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The condition as a tree a program reads without parsing the rule's
+/// language: operators with their operands, `{"field": name}` for a field
+/// of the element, the value of every other bound variable (the class a
+/// coverage rule iterates over), and `{"expression": text}` for what has no
+/// simpler form.
+fn predicate<'a>(env: &mut Env<'a>, e: &'a Expr, element: crate::ir::expr::VarId, text: &dyn Fn(&Expr) -> String) -> Value {
+    use crate::ir::expr::{Access, Const, Pattern};
+    let c = env.c;
+    // A variable bound to one plain value: that value.
+    if let ExprKind::Var(v) = e.kind {
+        let value = env.vars[v.0 as usize].clone();
+        if v != element && matches!(value, Val::Str(_) | Val::Number(_) | Val::Bool(_)) {
+            return element_json(env, &value);
+        }
+    }
+    let mut tree = |x: &'a Expr| predicate(env, x, element, text);
+    match &e.kind {
+        ExprKind::Number(n) => super::explain::number_json(*n),
+        ExprKind::String(s) => Value::String(s.to_string()),
+        ExprKind::Bool(b) => Value::Bool(*b),
+        ExprKind::Null => Value::Null,
+        ExprKind::Get(inner, Access::Entity(f)) if matches!(inner.kind, ExprKind::Var(v) if v == element) => {
+            let entity = if let crate::ir::expr::Ty::Entity(id) = inner.ty { id } else { c.entity };
+            json!({ "field": c.program.schema.field(entity, *f).name })
+        }
+        ExprKind::And(a, b) => json!({ "and": [tree(a), tree(b)] }),
+        ExprKind::Or(a, b) => json!({ "or": [tree(a), tree(b)] }),
+        ExprKind::Not(a) => json!({ "not": tree(a) }),
+        ExprKind::Implies(a, b) => json!({ "implies": [tree(a), tree(b)] }),
+        ExprKind::Compare(first, links) if links.len() == 1 && links[0].tolerance.is_none() => {
+            json!({ "op": links[0].op.as_str(), "left": tree(first), "right": tree(&links[0].rhs) })
+        }
+        ExprKind::InSet { value, set, negated } => {
+            let items: Vec<Value> = set
+                .iter()
+                .map(|c| match c {
+                    Const::Number(n) => super::explain::number_json(*n),
+                    Const::String(s) => Value::String(s.to_string()),
+                    Const::Bool(b) => Value::Bool(*b),
+                })
+                .collect();
+            json!({ "op": if *negated { "not in" } else { "in" }, "left": tree(value), "right": items })
+        }
+        ExprKind::InRange { value, lo, hi, lo_closed, hi_closed, negated } => json!({
+            "op": if *negated { "not in range" } else { "in range" },
+            "left": tree(value), "low": tree(lo), "high": tree(hi), "low_closed": lo_closed, "high_closed": hi_closed,
+        }),
+        ExprKind::IsNull { value, negated } => json!({ "op": if *negated { "is not null" } else { "is null" }, "left": tree(value) }),
+        ExprKind::Matches(value, Pattern::Static(id)) => {
+            let pattern = c.regexes[id.0 as usize].as_str().to_string();
+            json!({ "op": "matches", "left": tree(value), "pattern": pattern })
+        }
+        _ => json!({ "expression": text(e) }),
+    }
+}
+
 /// An element as the proposer knows it: an entity by its key, a group by
 /// its members' keys.
 fn element_json(env: &Env<'_>, v: &Val<'_>) -> Value {
@@ -231,6 +350,7 @@ impl Shortfall {
             "function": self.agg.name(),
             "source": self.source,
             "condition": self.condition,
+            "predicate": self.predicate,
             "matching": self.matching,
             "direction": self.direction.as_str(),
             "change": self.change,
@@ -238,6 +358,10 @@ impl Shortfall {
         });
         if let Some(of) = self.of {
             v["of"] = of.into();
+        }
+        if let Some((target, add)) = self.target {
+            v["target"] = super::explain::number_json(target);
+            v["add_to_target"] = add.into();
         }
         if self.records_total > 0 {
             v["records"] = Value::Array(self.records.clone());
@@ -264,17 +388,20 @@ impl Shortfall {
             format!(" of the {} {which} ({})", self.records_total, shown.join(", "))
         };
         let mut ways = Vec::new();
+        let cond = self.readable.as_deref().or(self.condition.as_deref());
+        let add = |a: usize, with: bool| match cond {
+            Some(c) if with => format!("add {a} to `{}` with `{c}`", self.source),
+            Some(c) => format!("add {a} to `{}` without `{c}`", self.source),
+            None => format!("add {a} to `{}`", self.source),
+        };
         // Adding is the natural fix for a count short of a minimum (a
-        // coverage rule); changing records for a share.
+        // coverage rule); changing records first for a share.
         let count_up = up && self.agg == Agg::Count;
         if let (Some(a), true) = (self.add, count_up) {
-            ways.push(match &self.condition {
-                Some(c) => format!("add {a} with `{c}` to `{}`", self.source),
-                None => format!("add {a} to `{}`", self.source),
-            });
+            ways.push(add(a, true));
         }
         if let Some(m) = self.change {
-            ways.push(match (&self.condition, up) {
+            ways.push(match (cond, up) {
                 (Some(c), true) if count_up => format!("make `{c}` hold for {m} already there"),
                 (Some(c), true) => format!("make `{c}` hold for {m}{named}"),
                 (Some(c), false) => format!("make `{c}` fail for {m}{named}"),
@@ -282,13 +409,16 @@ impl Shortfall {
             });
         }
         if let (Some(a), false) = (self.add, count_up) {
-            ways.push(match &self.condition {
-                Some(c) if up => format!("add {a} with `{c}` to `{}`", self.source),
-                Some(c) => format!("add {a} without `{c}` to `{}`", self.source),
-                None => format!("add {a} to `{}`", self.source),
-            });
+            ways.push(add(a, up));
         }
-        let fix = if ways.is_empty() { "no number of changes or additions reaches the bound".to_string() } else { ways.join(", or ") };
+        if let Some((target, Some(a))) = self.target {
+            let towards = match self.of {
+                Some(of) => (self.matching as f64 / of as f64) < target,
+                None => (self.matching as f64) < target,
+            };
+            ways.push(format!("to reach the {} the rule's prose names, {}", super::explain::number_json(target), add(a, towards)));
+        }
+        let fix = if ways.is_empty() { "no number of changes or additions reaches the bound".to_string() } else { ways.join("; or ") };
         format!("`{}` is {now}: {fix}", self.aggregate)
     }
 }

@@ -99,8 +99,9 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
         if !d.hints.is_empty() {
             value.insert("hint".into(), d.hints.join("; ").into());
         }
-        if !d.shortfalls.is_empty() {
-            value.insert("shortfalls".into(), Value::Array(d.shortfalls.iter().map(|s| s.to_json()).collect()));
+        value.insert("shortfalls".into(), Value::Array(d.shortfalls.iter().map(|s| s.to_json()).collect()));
+        if d.shortfalls.is_empty() {
+            value.insert("shortfall_note".into(), crate::check::NO_SHORTFALL.into());
         }
         serde_json::to_writer(&mut *out, &Value::Object(value))?;
         out.write_all(b"\n")?;
@@ -193,6 +194,9 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
         out.push_str(&reason_text(c, 0, &reason, &style));
         for s in &d.shortfalls {
             out.push_str(&format!("      {} {}\n", style.paint("36", "need:"), s.sentence()));
+        }
+        if d.shortfalls.is_empty() {
+            out.push_str(&format!("      {} {}\n", style.paint("36", "need:"), crate::check::NO_SHORTFALL));
         }
         out.push('\n');
     }
