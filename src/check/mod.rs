@@ -323,8 +323,10 @@ pub struct Summary {
     pub flagged: usize,
     pub rejected: usize,
     pub findings: BTreeMap<String, usize>,
-    /// Per summary field: value → number of entities.
+    /// Per summary field: value → number of entities (the candidates).
     pub tallies: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The same over the base's records (`--base`; empty without one).
+    pub base_tallies: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 #[derive(Clone, Debug)]
@@ -729,27 +731,26 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     // Per summary field: value → count over the candidates' records,
     // borrowed from the columns (no allocation per line) and counted in
     // parallel; turned into the summary's owned map after.
-    let tallies: Vec<hashbrown::HashMap<&str, usize>> = entity
-        .summary
-        .iter()
-        .map(|&f| {
-            let column = &store.table.columns[f.0 as usize];
-            (base_rows..store.rows())
-                .into_par_iter()
-                .fold(hashbrown::HashMap::new, |mut tally: hashbrown::HashMap<&str, usize>, row| {
-                    if let eval::Val::Str(v) = eval::cell(column, row) {
-                        *tally.entry(v).or_default() += 1;
-                    }
-                    tally
-                })
-                .reduce(hashbrown::HashMap::new, |mut a, b| {
-                    for (v, n) in b {
-                        *a.entry(v).or_default() += n;
-                    }
-                    a
-                })
-        })
-        .collect();
+    let tally = |f: FieldId, rows: std::ops::Range<usize>| -> hashbrown::HashMap<&str, usize> {
+        let column = &store.table.columns[f.0 as usize];
+        rows.into_par_iter()
+            .fold(hashbrown::HashMap::new, |mut tally: hashbrown::HashMap<&str, usize>, row| {
+                if let eval::Val::Str(v) = eval::cell(column, row) {
+                    *tally.entry(v).or_default() += 1;
+                }
+                tally
+            })
+            .reduce(hashbrown::HashMap::new, |mut a, b| {
+                for (v, n) in b {
+                    *a.entry(v).or_default() += n;
+                }
+                a
+            })
+    };
+    let tallies: Vec<hashbrown::HashMap<&str, usize>> = entity.summary.iter().map(|&f| tally(f, base_rows..store.rows())).collect();
+    // The base's own counts, for the batch scores' coverage (empty
+    // without a base: a skipped range).
+    let base_tallies: Vec<hashbrown::HashMap<&str, usize>> = entity.summary.iter().map(|&f| tally(f, 0..base_rows)).collect();
     for (index, entry) in lines.iter_mut().enumerate() {
         summary.read += 1;
         let (key, found) = if entry.slot == NOT_JSON {
@@ -794,11 +795,13 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     for d in &dataset {
         *summary.findings.entry(rules[d.rule].id.clone()).or_default() += 1;
     }
-    for (tally, &f) in tallies.into_iter().zip(&entity.summary) {
-        if !tally.is_empty() {
-            let counts = summary.tallies.entry(entity.fields[f.0 as usize].name.clone()).or_default();
-            for (value, n) in tally {
-                *counts.entry(value.to_string()).or_default() += n;
+    for (into, from) in [(&mut summary.tallies, tallies), (&mut summary.base_tallies, base_tallies)] {
+        for (tally, &f) in from.into_iter().zip(&entity.summary) {
+            if !tally.is_empty() {
+                let counts = into.entry(entity.fields[f.0 as usize].name.clone()).or_default();
+                for (value, n) in tally {
+                    *counts.entry(value.to_string()).or_default() += n;
+                }
             }
         }
     }

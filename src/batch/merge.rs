@@ -1,0 +1,292 @@
+//! `check CANDIDATES --base DATASET --merge`: the accepted candidates
+//! appended to the dataset, atomically, and never one that would make a
+//! record of the dataset fail.
+//!
+//! A candidate that passes against the base can still break a base record:
+//! a subsidiary whose revenue the parent's consolidated revenue no longer
+//! covers, a parent whose stakes now exceed the whole. So the merge checks
+//! the dataset as it would be (base + kept candidates, every record
+//! evaluated), and holds back the candidates behind any base record that
+//! fails there but did not fail before, and any kept candidate that fails
+//! there itself (one that named a rejected candidate as its owner, say).
+//! Culprits are found by group testing: halves of the kept set are checked
+//! until single candidates are left, so k culprits among n candidates cost
+//! about k·log2(n) checks of the dataset (docs/loop.md).
+
+use crate::check::{check, load_sized, reason_id, Compiled, Report, Verdict};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+
+/// One candidate line: its number in the candidates' input and its bytes
+/// (without the line end).
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub line: u32,
+    pub key: Option<String>,
+    pub text: Vec<u8>,
+}
+
+/// A record that fails once candidates are merged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broken {
+    /// Its line: in the base when `in_base`, else in the candidates.
+    pub line: u32,
+    pub in_base: bool,
+    pub key: Option<String>,
+    /// The reject rules it fails there.
+    pub rules: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HeldBack {
+    pub candidate: Candidate,
+    /// What merging it breaks (itself, when it fails in the merged dataset).
+    pub breaks: Vec<Broken>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Merge {
+    pub merged: Vec<Candidate>,
+    pub held_back: Vec<HeldBack>,
+    /// Checks of the whole dataset the merge ran (beside the first check).
+    pub checks: usize,
+}
+
+/// The lines of `input` that `report` accepted or flagged, as the split
+/// copies them (to each `\n`, a byte-order mark dropped, the line end cut).
+pub fn kept_lines(c: &Compiled, input: &mut File, report: &Report) -> Result<Vec<Candidate>, String> {
+    let entity = c.program.schema.entity(c.entity);
+    let key_field = entity.key.map(|k| entity.fields[k.0 as usize].name.as_str());
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
+    let mut kept = Vec::new();
+    let mut buf = Vec::new();
+    let mut reports = report.lines.iter().peekable();
+    let mut line_no: u32 = 0;
+    while reports.peek().is_some() {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+        line_no += 1;
+        let Some(line) = reports.next_if(|l| l.line == line_no) else { continue };
+        if report.verdict(line) == Verdict::Rejected {
+            continue;
+        }
+        let mut text = if line_no == 1 { buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf).to_vec() } else { buf.clone() };
+        while text.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            text.pop();
+        }
+        // Kept lines are JSON objects; the key only names them in the report.
+        let key = key_field.and_then(|f| {
+            let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+            v.get(f)?.as_str().map(str::to_string)
+        });
+        kept.push(Candidate { line: line_no, key, text });
+    }
+    Ok(kept)
+}
+
+/// The base as a file, with what the merge needs to know of it.
+struct Base<'p> {
+    path: &'p Path,
+    size: u64,
+    /// Lines as the loader counts them (to each `\n`; a last line without
+    /// one counts).
+    lines: u32,
+    /// Whether the base's last byte is a line end (else one is put
+    /// between the base and the candidates).
+    ends_with_newline: bool,
+}
+
+impl<'p> Base<'p> {
+    fn open(path: &'p Path) -> Result<Base<'p>, String> {
+        let io = |e: std::io::Error| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase());
+        let mut file = File::open(path).map_err(io)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut size, mut lines, mut last) = (0u64, 0u32, b'\n');
+        loop {
+            let n = file.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u32;
+            last = buf[n - 1];
+        }
+        let ends_with_newline = last == b'\n';
+        if !ends_with_newline {
+            lines += 1;
+        }
+        Ok(Base { path, size, lines, ends_with_newline })
+    }
+
+    /// The dataset as it would be with `extra` appended, checked whole.
+    fn check_with(&self, c: &Compiled, extra: &[&Candidate]) -> Result<Report, String> {
+        let file = File::open(self.path).map_err(|e| format!("cannot read `{}`: {e}", self.path.display()))?;
+        let mut tail = Vec::new();
+        if !self.ends_with_newline {
+            tail.push(b'\n');
+        }
+        for cand in extra {
+            tail.extend_from_slice(&cand.text);
+            tail.push(b'\n');
+        }
+        let size = self.size + tail.len() as u64;
+        let loaded = load_sized(c, file.chain(std::io::Cursor::new(tail)), None, true, Some(size))
+            .map_err(|e| format!("cannot read `{}`: {e}", self.path.display()))?;
+        Ok(check(c, None, loaded))
+    }
+}
+
+/// Rejected lines of a whole-dataset report, with their reject rules.
+fn rejected(c: &Compiled, report: &Report) -> Vec<(u32, Option<String>, Vec<String>)> {
+    report
+        .lines_with_findings()
+        .filter(|l| report.verdict(l) == Verdict::Rejected)
+        .map(|l| {
+            let rules: BTreeSet<String> = report
+                .reasons(l)
+                .iter()
+                .filter(|r| match r.rule {
+                    crate::check::ReasonRule::Rule(i) => c.program.rules[i].severity == crate::ir::Severity::Reject,
+                    _ => true,
+                })
+                .map(|r| reason_id(c, &r.rule))
+                .collect();
+            (l.line, report.key(l).map(str::to_string), rules.into_iter().collect())
+        })
+        .collect()
+}
+
+struct Merger<'a> {
+    c: &'a Compiled,
+    base: Base<'a>,
+    /// Base lines already rejected before the merge: their failures are
+    /// not the candidates' doing.
+    failing_before: BTreeSet<u32>,
+    checks: usize,
+}
+
+/// What the dataset with `kept` appended breaks: base lines that fail and
+/// did not before, and the kept candidates that fail (by index into
+/// `kept`).
+struct Outcome {
+    base: Vec<Broken>,
+    candidates: Vec<(usize, Broken)>,
+}
+
+impl Merger<'_> {
+    fn outcome(&mut self, kept: &[&Candidate]) -> Result<Outcome, String> {
+        self.checks += 1;
+        let report = self.base.check_with(self.c, kept)?;
+        let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
+        // The candidates follow the base, one line each.
+        let first = self.base.lines + 1;
+        for (line, key, rules) in rejected(self.c, &report) {
+            if line < first {
+                if !self.failing_before.contains(&line) {
+                    out.base.push(Broken { line, in_base: true, key, rules });
+                }
+            } else {
+                let i = (line - first) as usize;
+                out.candidates.push((i, Broken { line: kept[i].line, in_base: false, key, rules }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The candidates of `set` behind the base failures of `base ∪ set`,
+    /// each with what it breaks alone. When no single candidate breaks
+    /// anything but the set does (they break it together), the whole set.
+    fn culprits(&mut self, set: &[&Candidate]) -> Result<Vec<(usize, Vec<Broken>)>, String> {
+        let outcome = self.outcome(set)?;
+        if outcome.base.is_empty() {
+            return Ok(Vec::new());
+        }
+        if set.len() == 1 {
+            return Ok(vec![(0, outcome.base)]);
+        }
+        let (a, b) = set.split_at(set.len() / 2);
+        let mut found = self.culprits(a)?;
+        found.extend(self.culprits(b)?.into_iter().map(|(i, broken)| (i + a.len(), broken)));
+        if found.is_empty() {
+            found = (0..set.len()).map(|i| (i, outcome.base.clone())).collect();
+        }
+        Ok(found)
+    }
+}
+
+/// Decides which of `candidates` (the accepted and flagged lines of the
+/// batch) can join the dataset at `base`.
+pub fn plan(c: &Compiled, base: &Path, candidates: Vec<Candidate>) -> Result<Merge, String> {
+    let base = Base::open(base)?;
+    let mut merger = Merger { c, base, failing_before: BTreeSet::new(), checks: 0 };
+    merger.failing_before = merger.outcome(&[])?.base.iter().map(|b| b.line).collect();
+    let mut kept = candidates;
+    let mut held_back = Vec::new();
+    // Each round removes at least one candidate or ends: bounded.
+    loop {
+        let refs: Vec<&Candidate> = kept.iter().collect();
+        let outcome = merger.outcome(&refs)?;
+        let out: BTreeSet<usize> = if !outcome.candidates.is_empty() {
+            // A kept candidate that fails in the merged dataset: itself.
+            let mut failing = BTreeSet::new();
+            for (i, broken) in outcome.candidates {
+                failing.insert(i);
+                held_back.push(HeldBack { candidate: kept[i].clone(), breaks: vec![broken] });
+            }
+            failing
+        } else if !outcome.base.is_empty() {
+            let found = merger.culprits(&refs)?;
+            let mut culprits = BTreeSet::new();
+            for (i, breaks) in found {
+                if culprits.insert(i) {
+                    held_back.push(HeldBack { candidate: kept[i].clone(), breaks });
+                }
+            }
+            culprits
+        } else {
+            break;
+        };
+        kept = kept.into_iter().enumerate().filter(|(i, _)| !out.contains(i)).map(|(_, k)| k).collect();
+    }
+    held_back.sort_by_key(|h| h.candidate.line);
+    Ok(Merge { merged: kept, held_back, checks: merger.checks })
+}
+
+/// Appends `merged` to the dataset at `base`: written beside it and renamed
+/// over it, so the original stays whole on any error or interruption; the
+/// file keeps its permissions.
+pub fn write(base: &Path, merged: &[Candidate]) -> Result<(), String> {
+    let name = || format!("`{}`", base.display());
+    let io = |e: std::io::Error| format!("cannot write {}: {}", name(), e.to_string().to_lowercase());
+    let dir = base.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let permissions = std::fs::metadata(base).map_err(io)?.permissions();
+    let mut tmp = tempfile::Builder::new().prefix(".skillc-merge-").tempfile_in(dir).map_err(io)?;
+    let mut original = File::open(base).map_err(io)?;
+    let copied = std::io::copy(&mut original, tmp.as_file_mut()).map_err(io)?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        if copied > 0 && !ends_with_newline(&mut original)? {
+            out.write_all(b"\n").map_err(io)?;
+        }
+        for cand in merged {
+            out.write_all(&cand.text).map_err(io)?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.as_file().set_permissions(permissions).map_err(io)?;
+    tmp.persist(base).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+fn ends_with_newline(file: &mut File) -> Result<bool, String> {
+    use std::io::{Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(|e| e.to_string())?;
+    Ok(last[0] == b'\n')
+}
