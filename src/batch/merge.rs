@@ -290,3 +290,56 @@ fn ends_with_newline(file: &mut File) -> Result<bool, String> {
     file.seek(SeekFrom::End(-1)).and_then(|_| file.read_exact(&mut last)).map_err(|e| e.to_string())?;
     Ok(last[0] == b'\n')
 }
+
+impl Merge {
+    /// The report's `merge` line (docs/output-schema.md).
+    pub fn to_json(&self, base: &Path) -> serde_json::Value {
+        let broken = |b: &Broken| {
+            serde_json::json!({
+                "line": b.line, "in": if b.in_base { "base" } else { "candidates" }, "entity": b.key, "rules": b.rules,
+            })
+        };
+        serde_json::json!({
+            "type": "merge",
+            "version": crate::report::OUTPUT_VERSION,
+            "base": base.display().to_string(),
+            "merged": self.merged.len(),
+            "merged_lines": self.merged.iter().map(|c| c.line).collect::<Vec<_>>(),
+            "held_back": self.held_back.iter().map(|h| serde_json::json!({
+                "line": h.candidate.line,
+                "entity": h.candidate.key,
+                "breaks": h.breaks.iter().map(broken).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "checks": self.checks,
+        })
+    }
+
+    /// The text report's lines about the merge.
+    pub fn to_text(&self, base: &Path) -> String {
+        let mut out = format!(
+            "merged {} candidate{} into `{}`",
+            self.merged.len(),
+            if self.merged.len() == 1 { "" } else { "s" },
+            base.display()
+        );
+        if self.held_back.is_empty() {
+            out.push('\n');
+            return out;
+        }
+        out.push_str(&format!("; held back {} that would make records fail:\n", self.held_back.len()));
+        for h in &self.held_back {
+            let who = h.candidate.key.as_deref().map_or(String::new(), |k| format!(" `{k}`"));
+            let what: Vec<String> = h
+                .breaks
+                .iter()
+                .map(|b| {
+                    let whose = if b.in_base { "base" } else { "candidate" };
+                    let key = b.key.as_deref().map_or(String::new(), |k| format!(" `{k}`"));
+                    format!("{whose} line {}{key} ({})", b.line, b.rules.join(", "))
+                })
+                .collect();
+            out.push_str(&format!("  line {}{who}: {}\n", h.candidate.line, what.join("; ")));
+        }
+        out
+    }
+}

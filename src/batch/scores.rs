@@ -101,7 +101,7 @@ pub fn scores(c: &Compiled, report: &Report, duplicates: Option<&Duplicates>) ->
             let (batch, base) = (count(&s.tallies), count(&s.base_tallies));
             json!({
                 "rule": k.rule, "field": k.field, "class": k.class,
-                "records": base + batch, "batch": batch, "threshold": k.threshold,
+                "records": base + batch, "batch": batch, "threshold": crate::check::explain::number_json(k.threshold),
                 "met": (base + batch) as f64 >= k.threshold,
             })
         })
@@ -218,4 +218,30 @@ mod tests {
         assert_ne!(a, fingerprint(br#"{"id":"a","name":"A","x":641,"y":[1,{"b":2}]}"#, &ex));
         assert_eq!(fingerprint(b"[1,2]", &ex), None);
     }
+}
+
+/// The scores as the text report's closing lines.
+pub fn to_text(scores: &Value) -> String {
+    let pct = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
+    let mut out = format!(
+        "scores: {} kept on the first try, {} flagged, {} rejected",
+        pct(&scores["first_try_acceptance"]),
+        pct(&scores["flagged_share"]),
+        pct(&scores["rejected_share"])
+    );
+    if let Some(d) = scores.get("near_duplicates") {
+        out.push_str(&format!(", {} near-duplicate{}", d["candidates"], if d["candidates"] == 1 { "" } else { "s" }));
+    }
+    out.push('\n');
+    if let Some(classes) = scores["coverage"].as_array().filter(|c| !c.is_empty()) {
+        let parts: Vec<String> = classes
+            .iter()
+            .map(|k| {
+                let mark = if k["met"] == true { "" } else { " (short)" };
+                format!("{} {}/{}{mark}", k["class"].as_str().unwrap_or(""), k["records"], k["threshold"])
+            })
+            .collect();
+        out.push_str(&format!("coverage: {}\n", parts.join(", ")));
+    }
+    out
 }
