@@ -40,8 +40,7 @@ pub struct CheckArgs {
     /// Do not check these rules: rule ids or skill names, comma-separated (repeatable)
     #[arg(long, value_name = "RULES", value_delimiter = ',')]
     pub ignore: Vec<String>,
-    /// Exit with status 1 when: `reject` (a line is rejected; always on), `flag` (also a line or the dataset is flagged),
-    /// `empty` (also the dataset or the base holds no records); comma-separated
+    /// What makes the exit status 1, comma-separated; a rejected line always does
     #[arg(long, value_enum, value_name = "WHEN", value_delimiter = ',', default_value = "reject")]
     pub fail_on: Vec<FailOn>,
     /// Write the report to this file instead of standard output (`-` for standard output)
