@@ -10,6 +10,10 @@ use std::process::{Command, Output, Stdio};
 mod cli;
 use cli::json_lines;
 
+#[path = "support/run.rs"]
+mod run;
+use run::{company, status, stderr, stdout, write};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SKILLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/skills");
 
@@ -17,20 +21,6 @@ fn skillc() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_skillc"));
     c.stdin(Stdio::null());
     c
-}
-
-/// A plausible private company; `extra` is spliced in before the closing
-/// brace (start it with a comma).
-fn company(id: &str, extra: &str) -> String {
-    format!(
-        r#"{{"id":"{id}","name":"{id} Ltd","industry":"Manufacturing","country":"GB","founded_year":1990,"public":false,"fiscal_year_end":"12-31","currency":"GBP","employee_count":500,"standalone_revenue":100000000,"consolidated_revenue":100000000,"gross_margin":0.3{extra}}}"#
-    )
-}
-
-fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 /// `a` accepted, `lean` flagged (`revenue-per-employee`), `shouty` rejected
@@ -49,18 +39,6 @@ fn mixed(dir: &Path) -> PathBuf {
 
 fn check(data: &Path, args: &[&str]) -> Output {
     skillc().arg("check").arg(data).args(["--skills", SKILLS]).args(args).output().expect("run skillc")
-}
-
-fn status(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Line number → the sorted rule ids of its reasons, and the dataset
@@ -148,7 +126,10 @@ fn select_keeps_only_the_named_rules_and_skills_plus_the_input_checks() {
     let skills = findings(&check(&data, &["--format", "json", "--select", "dataset-plausibility", "--select", "unique-id,json"]));
     assert_eq!(
         skills,
-        (vec![(2, strings(&["revenue-per-employee"])), (4, strings(&["schema"])), (5, strings(&["json"]))], strings(&["behaviour-class-coverage"]))
+        (
+            vec![(2, strings(&["revenue-per-employee"])), (4, strings(&["schema"])), (5, strings(&["json"]))],
+            strings(&["behaviour-class-coverage"])
+        )
     );
     // `--select schema`: the input checks alone.
     let input = findings(&check(&data, &["--format", "json", "--select", "schema"]));
@@ -198,7 +179,10 @@ fn quiet_keeps_the_findings_and_drops_the_summary_and_the_warnings() {
     assert_eq!(status(&quiet), 1);
     let (loud, quiet_text) = (stdout(&loud), stdout(&quiet));
     assert!(loud.contains("lines read") && loud.contains("acceptance rate") && loud.contains("findings: "));
-    assert!(!quiet_text.contains("lines read") && !quiet_text.contains("acceptance rate") && !quiet_text.contains("findings: "), "{quiet_text}");
+    assert!(
+        !quiet_text.contains("lines read") && !quiet_text.contains("acceptance rate") && !quiet_text.contains("findings: "),
+        "{quiet_text}"
+    );
     assert!(quiet_text.contains("line 3: rejected `shouty`") && quiet_text.contains("dataset: flagged"), "{quiet_text}");
     assert!(loud.starts_with(&quiet_text), "the same findings");
     // JSON: the lines are the interface, unchanged.

@@ -12,16 +12,12 @@ use std::process::{Command, Output, Stdio};
 mod cli;
 use cli::json_lines;
 
+#[path = "support/run.rs"]
+mod run;
+use run::{company, status, stderr, stdout, write};
+
 const SKILLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/skills");
 const BIN: &str = env!("CARGO_BIN_EXE_skillc");
-
-/// A plausible private company; `extra` is spliced in before the closing
-/// brace (start it with a comma).
-fn company(id: &str, extra: &str) -> String {
-    format!(
-        r#"{{"id":"{id}","name":"{id} Ltd","industry":"Manufacturing","country":"GB","founded_year":1990,"public":false,"fiscal_year_end":"12-31","currency":"GBP","employee_count":500,"standalone_revenue":100000000,"consolidated_revenue":100000000,"gross_margin":0.3{extra}}}"#
-    )
-}
 
 /// Two accepted companies, one flagged (revenue per employee), one rejected
 /// (a lower-case country).
@@ -33,12 +29,6 @@ fn mixed(dir: &Path) -> PathBuf {
         company("shouty", "").replace("\"GB\"", "\"gb\""),
     ];
     write(dir, "d.jsonl", lines.join("\n") + "\n")
-}
-
-fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn check(args: &[&str]) -> Output {
@@ -53,18 +43,6 @@ fn check_with_umask(umask: &str, args: &[&str]) -> Output {
         .args(["--skills", SKILLS])
         .output()
         .expect("run sh")
-}
-
-fn status(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[cfg(unix)]
@@ -186,7 +164,8 @@ fn a_missing_output_directory_names_the_path_given_and_leaves_nothing() {
     }
     // The other file of a split is not left behind either.
     let ok = dir.path().join("ok.jsonl");
-    let out = check(&[data.to_str().unwrap(), "--accepted", ok.to_str().unwrap(), "--rejected", missing.join("back.jsonl").to_str().unwrap()]);
+    let out =
+        check(&[data.to_str().unwrap(), "--accepted", ok.to_str().unwrap(), "--rejected", missing.join("back.jsonl").to_str().unwrap()]);
     assert_eq!(status(&out), 2);
     assert_eq!(listing(dir.path()), ["d.jsonl"], "no temporary file, no half of the split");
 }
@@ -210,17 +189,17 @@ fn an_empty_dataset_warns_in_text_and_json_and_fails_with_fail_on_empty() {
 
     let out = check(&[&name]);
     assert_eq!(status(&out), 0, "a warning only: {}", stderr(&out));
-    assert_eq!(
-        stderr(&out),
-        format!("warning: `{name}` holds no records: nothing was checked (`--fail-on empty` makes this an error)\n")
-    );
+    assert_eq!(stderr(&out), format!("warning: `{name}` holds no records: nothing was checked (`--fail-on empty` makes this an error)\n"));
 
     let out = check(&[&name, "--format", "json"]);
     assert_eq!(status(&out), 0);
     assert!(stderr(&out).starts_with("warning: "), "{}", stderr(&out));
     let summary = json_lines(&out).pop().unwrap();
     assert_eq!(summary["read"], 0);
-    assert_eq!(summary["warnings"], serde_json::json!([{ "kind": "empty", "message": format!("`{name}` holds no records: nothing was checked") }]));
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([{ "kind": "empty", "message": format!("`{name}` holds no records: nothing was checked") }])
+    );
 
     for args in [vec![&name[..], "--fail-on", "empty"], vec![&name[..], "--fail-on", "empty", "--quiet", "--format", "json"]] {
         let out = check(&args);

@@ -228,8 +228,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         (loaded, spill)
     } else {
         let file = open_dataset(&args.dataset)?;
-        let loaded =
-            load_sized(&compiled, file, None, true, file_size(&args.dataset)).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset)).map_err(|e| format!("cannot read {name}: {e}"))?;
         (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
     };
 
