@@ -163,7 +163,7 @@ fn the_input_checks_cannot_be_ignored() {
         assert_eq!(status(&out), 2);
         assert_eq!(
             stderr(&out),
-            format!("error: `{id}` cannot be ignored: it is an input check, and a line that fails it cannot be checked by any rule\n")
+            format!("error: `{id}` cannot be ignored: it is an input check, and a line that fails it is never accepted\n")
         );
     }
 }

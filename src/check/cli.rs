@@ -125,9 +125,10 @@ const INPUT_CHECKS: [&str; 2] = ["json", "schema"];
 
 /// Keeps the rules `--select` names (every rule when it names none), less
 /// those `--ignore` names; a name is a rule id or a skill name. `json` and
-/// `schema` are the input checks: always run (a line that is not an object,
-/// or a field of the wrong type, cannot be evaluated by any rule), so they
-/// may be selected but not ignored. The kept rules are renumbered, so the
+/// `schema` are the input checks: always run (no rule can evaluate a line
+/// that is not an object, nor the rules that read it a field of the wrong
+/// type, and such a line must still be accounted for), so they may be
+/// selected but not ignored. The kept rules are renumbered, so the
 /// examples (which name rules by number, and which `check` never runs) are
 /// dropped.
 fn select_rules(program: &mut Program, select: &[String], ignore: &[String]) -> Result<(), String> {
@@ -138,9 +139,7 @@ fn select_rules(program: &mut Program, select: &[String], ignore: &[String]) -> 
         for name in names {
             if INPUT_CHECKS.contains(&name.as_str()) {
                 if flag == "--ignore" {
-                    return Err(format!(
-                        "`{name}` cannot be ignored: it is an input check, and a line that fails it cannot be checked by any rule"
-                    ));
+                    return Err(format!("`{name}` cannot be ignored: it is an input check, and a line that fails it is never accepted"));
                 }
                 continue;
             }
