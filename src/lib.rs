@@ -6,7 +6,7 @@
 //! AST) → [`ir`] (schema, resolution, types, classification) → [`check`]
 //! (compiled evaluator over a dataset) → [`report`] (text and JSON Lines).
 //! [`examples`] runs the example companies of skill files through `check`;
-//! [`lint`] is `skillc lint` and `skillc test`.
+//! [`lint`] is `skillc lint` and `skillc test`; [`init`] scaffolds a skill.
 //! [`diagnostic`] and [`source`] are shared by every stage; [`lsp`] is the
 //! language server, a thin layer over `ir` and `examples`.
 
@@ -15,6 +15,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod embedded;
 pub mod examples;
+pub mod init;
 pub mod ir;
 pub mod lint;
 pub mod lsp;

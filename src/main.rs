@@ -2,7 +2,7 @@
 //! outcome to an exit status (0 fine, 1 rejections found, 2 usage,
 //! compile or I/O error).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use skillc::diagnostic::{self, Code, Diagnostic};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -66,6 +66,23 @@ enum Command {
     },
     /// Serve the Language Server Protocol on stdin/stdout (docs/editors.md)
     Lsp,
+    /// Scaffold a skill: DIR/NAME/SKILL.md with an entity, one rule and its examples
+    Init {
+        /// The folder of skills to create it in
+        #[arg(default_value = "skills")]
+        dir: PathBuf,
+        /// The skill's name (its folder): lower-case letters, digits and hyphens
+        #[arg(long, default_value = "my-skill")]
+        name: String,
+        /// The name of the entity it declares
+        #[arg(long, default_value = "record")]
+        entity: String,
+    },
+    /// Print a shell completion script: `skillc completions bash > ~/.local/share/bash-completion/completions/skillc`
+    Completions {
+        /// The shell to complete in
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +94,11 @@ fn main() -> ExitCode {
         Command::Check(args) => skillc::check::cli::run(args),
         Command::Explain { code } => explain(code),
         Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
+        Command::Init { dir, name, entity } => init(&dir, &name, &entity),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "skillc", &mut std::io::stdout());
+            Ok(0)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -158,6 +180,14 @@ fn rules(paths: Vec<PathBuf>, format: Format) -> Result<u8, String> {
     }
     let out = skillc::report::rules_listing(&program, format == Format::Json);
     std::io::stdout().write_all(out.as_bytes()).map_err(|e| e.to_string())?;
+    Ok(0)
+}
+
+fn init(dir: &std::path::Path, name: &str, entity: &str) -> Result<u8, String> {
+    let path = skillc::init::scaffold(dir, name, entity)?;
+    let folder = path.parent().unwrap_or(dir).display();
+    println!("created `{}`: the entity `{entity}`, the rule `{}` and its examples", path.display(), skillc::init::RULE_ID);
+    println!("next: `skillc test {folder}`, then `skillc check DATASET --skills {folder}`");
     Ok(0)
 }
 

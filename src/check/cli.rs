@@ -4,6 +4,7 @@
 use super::{check, load, load_sized, Compiled, Loaded, Verdict};
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Program;
+use crate::report::Warning;
 use std::fs::File;
 use std::io::{BufRead, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -18,10 +19,10 @@ pub struct CheckArgs {
     /// Output format: text for people, json for programs (JSON Lines)
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
-    /// Copy accepted (and flagged) lines to this file
+    /// Copy accepted (and flagged) lines to this file (`-` for standard output)
     #[arg(long, value_name = "FILE")]
     pub accepted: Option<PathBuf>,
-    /// Copy rejected lines to this file
+    /// Copy rejected lines to this file (`-` for standard output)
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
     /// An existing dataset the candidates are checked against (only candidates are reported)
@@ -33,12 +34,38 @@ pub struct CheckArgs {
     /// Worker threads (default: one per core)
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Check only these rules: rule ids or skill names, comma-separated (repeatable)
+    #[arg(long, value_name = "RULES", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Do not check these rules: rule ids or skill names, comma-separated (repeatable)
+    #[arg(long, value_name = "RULES", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// What makes the exit status 1, comma-separated; a rejected line always does
+    #[arg(long, value_enum, value_name = "WHEN", value_delimiter = ',', default_value = "reject")]
+    pub fail_on: Vec<FailOn>,
+    /// Write the report to this file instead of standard output (`-` for standard output)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only the findings: no summary and no warnings (JSON: the lines are unchanged, no warnings on standard error)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
     Json,
+}
+
+/// What makes `check` exit with status 1.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// A line is rejected (always on)
+    Reject,
+    /// A line is rejected or flagged, or a dataset rule has a finding
+    Flag,
+    /// The dataset, or the base, holds no records
+    Empty,
 }
 
 /// Compiles the skills a command should use: the given paths; else
@@ -58,48 +85,140 @@ fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
 }
 
+/// An I/O error as the messages show it: lower case, and without the name
+/// of the temporary file that tempfile appends (`… at path "/d/.tmpk4eHfT"`:
+/// the user gave another path).
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    text.split(" at path ").next().unwrap_or(&text).to_lowercase()
+}
+
 fn open_dataset(path: &Path) -> Result<File, String> {
     if path.is_dir() {
         return Err(format!("`{}` is a directory, not a dataset", path.display()));
     }
-    File::open(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))
+    File::open(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), io_text(&e)))
+}
+
+/// `-` as an output file: standard output.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// At most one of `--output`, `--accepted`, `--rejected` is standard output.
+fn check_outputs(args: &CheckArgs) -> Result<(), String> {
+    let to_stdout: Vec<String> = [("--output", &args.output), ("--accepted", &args.accepted), ("--rejected", &args.rejected)]
+        .into_iter()
+        .filter(|(_, path)| path.as_deref().is_some_and(is_stdout))
+        .map(|(flag, _)| format!("`{flag} -`"))
+        .collect();
+    if to_stdout.len() > 1 {
+        let (all, but) = if to_stdout.len() == 2 { ("both", "one of them") } else { ("all", "all but one of them") };
+        return Err(format!("{} would {all} write to standard output; give {but} a file", to_stdout.join(" and ")));
+    }
+    Ok(())
+}
+
+/// The names `--select` and `--ignore` accept besides rule ids and skill
+/// names: the input checks every line goes through.
+const INPUT_CHECKS: [&str; 2] = ["json", "schema"];
+
+/// Keeps the rules `--select` names (every rule when it names none), less
+/// those `--ignore` names; a name is a rule id or a skill name. `json` and
+/// `schema` are the input checks: always run (no rule can evaluate a line
+/// that is not an object, nor the rules that read it a field of the wrong
+/// type, and such a line must still be accounted for), so they may be
+/// selected but not ignored. The kept rules are renumbered, so the
+/// examples (which name rules by number, and which `check` never runs) are
+/// dropped.
+fn select_rules(program: &mut Program, select: &[String], ignore: &[String]) -> Result<(), String> {
+    if select.is_empty() && ignore.is_empty() {
+        return Ok(());
+    }
+    for (flag, names) in [("--select", select), ("--ignore", ignore)] {
+        for name in names {
+            if INPUT_CHECKS.contains(&name.as_str()) {
+                if flag == "--ignore" {
+                    return Err(format!("`{name}` cannot be ignored: it is an input check, and a line that fails it is never accepted"));
+                }
+                continue;
+            }
+            if !program.rules.iter().any(|r| r.id == *name || r.skill == *name) {
+                let known = program.rules.iter().flat_map(|r| [r.id.as_str(), r.skill.as_str()]).chain(INPUT_CHECKS);
+                let help = diagnostic::did_you_mean(name, known).unwrap_or_else(|| "`skillc rules` lists them".into());
+                return Err(format!("unknown rule or skill `{name}` in `{flag}`; {help}"));
+            }
+        }
+    }
+    let named = |r: &crate::ir::Rule, names: &[String]| names.iter().any(|n| *n == r.id || *n == r.skill);
+    program.rules.retain(|r| (select.is_empty() || named(r, select)) && !named(r, ignore));
+    program.examples.clear();
+    Ok(())
+}
+
+/// A dataset (or base) with no record: a warning, or with `--fail-on
+/// empty` an error.
+fn empty_input(name: &str, base: bool) -> Warning {
+    let message = if base {
+        format!("the base {name} holds no records: the candidates were checked alone")
+    } else {
+        format!("{name} holds no records: nothing was checked")
+    };
+    Warning { kind: "empty", message }
 }
 
 pub fn run(args: CheckArgs) -> Result<u8, String> {
+    check_outputs(&args)?;
+    // Every output is opened before the work, so a missing directory is
+    // reported at once; each is written to a temporary file renamed into
+    // place at the end, so a run that fails leaves nothing behind.
+    let mut accepted = args.accepted.as_deref().map(Sink::open).transpose()?;
+    let mut rejected = args.rejected.as_deref().map(Sink::open).transpose()?;
+    let split_to_stdout = [&accepted, &rejected].iter().any(|s| matches!(s, Some(Sink::Stream(..))));
+    let mut out = match args.output.as_deref() {
+        Some(path) if !is_stdout(path) => Sink::open(path)?,
+        // The split owns standard output: the report goes to standard error.
+        _ if split_to_stdout => Sink::stderr(),
+        _ => Sink::stdout(),
+    };
+
     // Workers parse lines: 16 MiB stacks, because a line nested to the JSON
     // parser's depth limit overflowed rayon's default 2 MiB in a debug build
     // (tests/hostile_data.rs `deep_nesting_is_a_json_rejection`).
     let threads = args.threads.map_or(0, |n| n.max(1)); // 0: one per core
     rayon::ThreadPoolBuilder::new().num_threads(threads).stack_size(16 << 20).build_global().map_err(|e| e.to_string())?;
-    let (program, diags) = load_skills(&args.skills)?;
+    let (mut program, diags) = load_skills(&args.skills)?;
     if diags.iter().any(Diagnostic::is_error) {
         let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
         eprint!("{}", diagnostic::render_terminal(&program.db, &errors, std::io::stderr().is_terminal()));
         return Err(format!("the skills do not compile ({} error{})", errors.len(), if errors.len() == 1 { "" } else { "s" }));
     }
+    select_rules(&mut program, &args.select, &args.ignore)?;
     let compiled = Compiled::new(program)?;
 
+    let mut warnings = Vec::new();
     let base = match &args.base {
-        Some(path) => Some(
-            load_sized(&compiled, open_dataset(path)?, None, false, file_size(path))
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?,
-        ),
+        Some(path) => {
+            let loaded = load_sized(&compiled, open_dataset(path)?, None, false, file_size(path))
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            if loaded.entries.is_empty() {
+                warnings.push(empty_input(&format!("`{}`", path.display()), true));
+            }
+            Some(loaded)
+        }
         None => None,
     };
-    let splitting = args.accepted.is_some() || args.rejected.is_some();
+    let splitting = accepted.is_some() || rejected.is_some();
     // Standard input, and any dataset that is not a regular file (a named
     // pipe, a shell's `<(…)`), is spilled to a temporary file so the split
     // can re-read it: re-opening a pipe found it drained, and the split
     // files got blank lines (tests/hostile_data.rs
     // `a_named_pipe_as_the_dataset_is_split_completely`).
     let stdin = args.dataset.as_os_str() == "-";
+    let name = if stdin { "standard input".to_string() } else { format!("`{}`", args.dataset.display()) };
     let (candidates, mut reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
         let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
-        let (input, name): (Box<dyn Read + Send>, String) = if stdin {
-            (Box::new(std::io::stdin()), "standard input".into())
-        } else {
-            (Box::new(open_dataset(&args.dataset)?), format!("`{}`", args.dataset.display()))
-        };
+        let input: Box<dyn Read + Send> = if stdin { Box::new(std::io::stdin()) } else { Box::new(open_dataset(&args.dataset)?) };
         let loaded = load(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true)
             .map_err(|e| format!("cannot read {name}: {e}"))?;
         if let Some(f) = spill.as_mut() {
@@ -108,39 +227,148 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         (loaded, spill)
     } else {
         let file = open_dataset(&args.dataset)?;
-        let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset))
-            .map_err(|e| format!("cannot read `{}`: {e}", args.dataset.display()))?;
+        let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset)).map_err(|e| format!("cannot read {name}: {e}"))?;
         (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
     };
 
     let report = check(&compiled, base, candidates);
+    if report.summary.read == 0 {
+        warnings.push(empty_input(&name, false));
+    }
 
     let mut timer = super::Timer::new();
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
     let written = match args.format {
-        OutputFormat::Json => crate::report::write_json(&compiled, &report, &mut out),
+        OutputFormat::Json => crate::report::write_json_with_warnings(&compiled, &report, &warnings, &mut out),
         OutputFormat::Text => {
-            let text = crate::report::render_text(&compiled, &report, args.max_per_rule, std::io::stdout().is_terminal());
+            let color = out.is_terminal();
+            let mut text = crate::report::render_findings(&compiled, &report, args.max_per_rule, color);
+            if !args.quiet {
+                text.push_str(&crate::report::render_summary(&report, color));
+            }
             out.write_all(text.as_bytes())
         }
     };
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(format!("cannot write the report: {e}")),
-        Ok(()) => {}
-    }
+    written.and_then(|()| out.flush()).map_err(|e| out.write_error(&e))?;
     timer.phase("report written");
 
+    // An empty input is an error under `--fail-on empty` (shown even with
+    // `--quiet`), a warning otherwise.
+    let fail_on = |when: FailOn| args.fail_on.contains(&when);
+    for w in &warnings {
+        if fail_on(FailOn::Empty) {
+            eprintln!("error: {} (--fail-on empty)", w.message);
+        } else if !args.quiet {
+            eprintln!("warning: {} (`--fail-on empty` makes this an error)", w.message);
+        }
+    }
+
     if let Some(input) = reread.as_mut() {
-        split(input, &report, args.accepted.as_deref(), args.rejected.as_deref())?;
+        split(input, &report, accepted.as_mut(), rejected.as_mut())?;
         timer.phase("accepted and rejected lines split");
     }
-    Ok(if report.summary.rejected > 0 { 1 } else { 0 })
+    for sink in [Some(out), accepted, rejected].into_iter().flatten() {
+        sink.finish()?;
+    }
+    let s = &report.summary;
+    let failed = s.rejected > 0
+        || (fail_on(FailOn::Flag) && (s.flagged > 0 || !report.dataset.is_empty()))
+        || (fail_on(FailOn::Empty) && !warnings.is_empty());
+    Ok(u8::from(failed))
+}
+
+/// A standard stream that reads a closed reader (`skillc check … | head`)
+/// as the end of the output rather than an error.
+struct Stream {
+    out: Box<dyn Write>,
+    closed: bool,
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.out.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            result => result,
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            result => result,
+        }
+    }
+}
+
+/// Where the report or a split goes: a file, written atomically, or a
+/// standard stream (with its name for messages, and whether a terminal
+/// reads it).
+enum Sink {
+    File(AtomicFile),
+    Stream(BufWriter<Stream>, &'static str, bool),
+}
+
+impl Sink {
+    /// The file at `path`, or standard output for `-`.
+    fn open(path: &Path) -> Result<Sink, String> {
+        if is_stdout(path) {
+            return Ok(Sink::stdout());
+        }
+        AtomicFile::create(path).map(Sink::File)
+    }
+    fn stdout() -> Sink {
+        let terminal = std::io::stdout().is_terminal();
+        Sink::Stream(BufWriter::new(Stream { out: Box::new(std::io::stdout()), closed: false }), "standard output", terminal)
+    }
+    fn stderr() -> Sink {
+        let terminal = std::io::stderr().is_terminal();
+        Sink::Stream(BufWriter::new(Stream { out: Box::new(std::io::stderr()), closed: false }), "standard error", terminal)
+    }
+    fn is_terminal(&self) -> bool {
+        matches!(self, Sink::Stream(_, _, true))
+    }
+    fn write_error(&self, e: &std::io::Error) -> String {
+        match self {
+            Sink::File(f) => format!("cannot write `{}`: {}", f.path.display(), io_text(e)),
+            Sink::Stream(_, name, _) => format!("cannot write to {name}: {}", io_text(e)),
+        }
+    }
+    /// Flushes a stream; renames a file into place.
+    fn finish(self) -> Result<(), String> {
+        match self {
+            Sink::File(f) => f.commit(),
+            Sink::Stream(mut out, name, _) => out.flush().map_err(|e| format!("cannot write to {name}: {}", io_text(&e))),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.file.write(buf),
+            Sink::Stream(out, _, _) => out.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.file.flush(),
+            Sink::Stream(out, _, _) => out.flush(),
+        }
+    }
 }
 
 /// Writes a file atomically: to a temporary file beside it, renamed into
-/// place only when complete.
+/// place only when complete. A new file gets the mode any program's new
+/// file gets (0666 less the umask: the temporary file is opened with 0666,
+/// which open(2) masks); a file replaced keeps its mode, as a shell's `>`
+/// would keep it.
 struct AtomicFile {
     file: BufWriter<tempfile::NamedTempFile>,
     path: PathBuf,
@@ -148,23 +376,35 @@ struct AtomicFile {
 
 impl AtomicFile {
     fn create(path: &Path) -> Result<AtomicFile, String> {
+        let error = |e: std::io::Error| format!("cannot write `{}`: {}", path.display(), io_text(&e));
+        if path.is_dir() {
+            return Err(format!("`{}` is a directory, not a file", path.display()));
+        }
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let file = builder.tempfile_in(dir).map_err(error)?;
+        if let Ok(existing) = std::fs::metadata(path) {
+            file.as_file().set_permissions(existing.permissions()).map_err(error)?;
+        }
         Ok(AtomicFile { file: BufWriter::new(file), path: path.to_path_buf() })
     }
     fn commit(self) -> Result<(), String> {
         let path = self.path;
-        let file = self.file.into_inner().map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-        file.persist(&path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        let error = |e: std::io::Error| format!("cannot write `{}`: {}", path.display(), io_text(&e));
+        let file = self.file.into_inner().map_err(|e| error(e.into_error()))?;
+        file.persist(&path).map_err(|e| error(e.error))?;
         Ok(())
     }
 }
 
 /// Copies each non-blank line, byte for byte, to the accepted or the
-/// rejected file (flagged lines are accepted).
-fn split(input: &mut File, report: &super::Report, accepted: Option<&Path>, rejected: Option<&Path>) -> Result<(), String> {
-    let mut accepted = accepted.map(AtomicFile::create).transpose()?;
-    let mut rejected = rejected.map(AtomicFile::create).transpose()?;
+/// rejected output (flagged lines are accepted).
+fn split(input: &mut File, report: &super::Report, mut accepted: Option<&mut Sink>, mut rejected: Option<&mut Sink>) -> Result<(), String> {
     let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
     let mut buf = Vec::new();
     let mut reports = report.lines.iter().peekable();
@@ -180,17 +420,11 @@ fn split(input: &mut File, report: &super::Report, accepted: Option<&Path>, reje
         let Some(line) = reports.next_if(|l| l.line == line_no) else { continue };
         // The byte-order mark is not part of the first line.
         let text = if line_no == 1 { buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf) } else { &buf[..] };
-        let target = if report.verdict(line) == Verdict::Rejected { rejected.as_mut() } else { accepted.as_mut() };
+        let target = if report.verdict(line) == Verdict::Rejected { rejected.as_deref_mut() } else { accepted.as_deref_mut() };
         if let Some(t) = target {
-            let written = t.file.write_all(text).and_then(|()| if text.last() == Some(&b'\n') { Ok(()) } else { t.file.write_all(b"\n") });
-            written.map_err(|e| format!("cannot write `{}`: {e}", t.path.display()))?;
+            let written = t.write_all(text).and_then(|()| if text.last() == Some(&b'\n') { Ok(()) } else { t.write_all(b"\n") });
+            written.map_err(|e| t.write_error(&e))?;
         }
-    }
-    if let Some(a) = accepted {
-        a.commit()?;
-    }
-    if let Some(r) = rejected {
-        r.commit()?;
     }
     Ok(())
 }

@@ -67,9 +67,24 @@ fn rule_fields(p: &Program, rule: &Rule, out: &mut Map<String, Value>) {
     out.insert("location".into(), location(p, rule.span));
 }
 
+/// A warning about a whole input (one that holds no records): `check`
+/// prints it on standard error and lists it in the JSON summary.
+#[derive(Clone, Debug)]
+pub struct Warning {
+    /// What it is about; `empty` is the only kind, named like the
+    /// `--fail-on` value that makes it an error.
+    pub kind: &'static str,
+    pub message: String,
+}
+
 /// JSON Lines: an `entity` line per rejected or flagged line, a `dataset`
 /// line per dataset finding, then one `summary` line.
 pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    write_json_with_warnings(c, report, &[], out)
+}
+
+/// [`write_json`], with the run's warnings in the summary line.
+pub fn write_json_with_warnings(c: &Compiled, report: &Report, warnings: &[Warning], out: &mut impl std::io::Write) -> std::io::Result<()> {
     // Entity lines are serialised in parallel, a bounded batch at a time
     // (the memory held is one batch's text), and written in input order.
     const PART: usize = 256;
@@ -106,7 +121,7 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
         serde_json::to_writer(&mut *out, &Value::Object(value))?;
         out.write_all(b"\n")?;
     }
-    serde_json::to_writer(&mut *out, &summary_json(report))?;
+    serde_json::to_writer(&mut *out, &summary_json(report, warnings))?;
     out.write_all(b"\n")
 }
 
@@ -125,9 +140,19 @@ fn write_entity_line(c: &Compiled, report: &Report, line: &LineReport, out: &mut
     Ok(())
 }
 
-pub fn summary_json(report: &Report) -> Value {
+/// `part / read`, rounded to 4 decimals; 1 when nothing was read.
+fn rate(part: usize, read: usize) -> f64 {
+    let rate = if read == 0 { 1.0 } else { part as f64 / read as f64 };
+    (rate * 10_000.0).round() / 10_000.0
+}
+
+/// The summary line. `acceptance_rate` is `kept / read`, and `kept` counts
+/// the flagged lines as `--accepted` does, while `accepted` does not:
+/// `pass_rate` is `accepted / read` (docs/output-schema.md).
+pub fn summary_json(report: &Report, warnings: &[Warning]) -> Value {
     let s = &report.summary;
-    let rate = if s.read == 0 { 1.0 } else { (s.accepted + s.flagged) as f64 / s.read as f64 };
+    let kept = s.accepted + s.flagged;
+    let warnings: Vec<Value> = warnings.iter().map(|w| json!({ "kind": w.kind, "message": w.message })).collect();
     json!({
         "type": "summary",
         "version": OUTPUT_VERSION,
@@ -135,10 +160,13 @@ pub fn summary_json(report: &Report) -> Value {
         "accepted": s.accepted,
         "flagged": s.flagged,
         "rejected": s.rejected,
-        "acceptance_rate": (rate * 10_000.0).round() / 10_000.0,
+        "kept": kept,
+        "acceptance_rate": rate(kept, s.read),
+        "pass_rate": rate(s.accepted, s.read),
         "findings": s.findings,
         "dataset_findings": report.dataset.len(),
         "counts": s.tallies,
+        "warnings": warnings,
     })
 }
 
@@ -156,8 +184,14 @@ impl Style {
     }
 }
 
-/// Human-readable report, at most `max_per_rule` findings shown per rule.
+/// Human-readable report, at most `max_per_rule` findings shown per rule:
+/// the findings, then the summary.
 pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bool) -> String {
+    render_findings(c, report, max_per_rule, color) + &render_summary(report, color)
+}
+
+/// The findings of the text report (all that `check --quiet` prints).
+pub fn render_findings(c: &Compiled, report: &Report, max_per_rule: usize, color: bool) -> String {
     let style = Style { color };
     let mut out = String::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();
@@ -203,6 +237,14 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
     for (id, n) in &hidden {
         out.push_str(&format!("… {n} more finding{} of `{id}` not shown (--max-per-rule)\n", if *n == 1 { "" } else { "s" }));
     }
+    out
+}
+
+/// The summary of the text report: the counts, what the acceptance rate
+/// is, and the findings per rule.
+pub fn render_summary(report: &Report, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::new();
     let s = &report.summary;
     out.push_str(&format!(
         "{} line{} read: {} accepted, {} flagged, {} rejected; {} dataset finding{}\n",
@@ -214,6 +256,11 @@ pub fn render_text(c: &Compiled, report: &Report, max_per_rule: usize, color: bo
         report.dataset.len(),
         if report.dataset.len() == 1 { "" } else { "s" }
     ));
+    if s.read > 0 {
+        let kept = s.accepted + s.flagged;
+        let percent = kept as f64 * 100.0 / s.read as f64;
+        out.push_str(&format!("acceptance rate {percent:.2}%: {kept} of {} lines kept (accepted or flagged)\n", s.read));
+    }
     if !s.findings.is_empty() {
         let mut by_count: Vec<(&String, &usize)> = s.findings.iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
