@@ -316,12 +316,8 @@ impl Merge {
 
     /// The text report's lines about the merge.
     pub fn to_text(&self, base: &Path) -> String {
-        let mut out = format!(
-            "merged {} candidate{} into `{}`",
-            self.merged.len(),
-            if self.merged.len() == 1 { "" } else { "s" },
-            base.display()
-        );
+        let mut out =
+            format!("merged {} candidate{} into `{}`", self.merged.len(), if self.merged.len() == 1 { "" } else { "s" }, base.display());
         if self.held_back.is_empty() {
             out.push('\n');
             return out;

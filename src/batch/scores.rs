@@ -137,6 +137,23 @@ pub struct Duplicates {
     pub lines: Vec<u32>,
 }
 
+/// The near-duplicates among the candidates in `input` (and against the
+/// base), when the entity declares a fingerprint.
+pub fn duplicates(c: &Compiled, base: Option<&std::path::Path>, input: &mut std::fs::File) -> Result<Option<Duplicates>, String> {
+    let Some(excluded) = &c.program.schema.entity(c.entity).fingerprint else { return Ok(None) };
+    let mut base_reader = match base {
+        Some(path) => Some(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {}", path.display(), e.to_string().to_lowercase()))?,
+        )),
+        None => None,
+    };
+    let mut candidates = std::io::BufReader::new(input);
+    let lines = near_duplicates(base_reader.as_mut().map(|r| r as &mut dyn std::io::BufRead), &mut candidates, excluded)
+        .map_err(|e| e.to_string())?;
+    let fingerprint = if excluded.is_empty() { "all fields".to_string() } else { format!("all fields but {}", excluded.join(", ")) };
+    Ok(Some(Duplicates { fingerprint, lines }))
+}
+
 /// A record's fingerprint: its fields but the `excluded` ones, canonical
 /// (keys sorted, null dropped since it means absent, whole numbers written
 /// one way), hashed. None for a line that is not a JSON object.

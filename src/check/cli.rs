@@ -49,6 +49,15 @@ pub struct CheckArgs {
     /// Only the findings: no summary and no warnings (JSON: the lines are unchanged, no warnings on standard error)
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Append the accepted and flagged candidates to the --base dataset, atomically, holding back any that would make a record fail (docs/loop.md)
+    #[arg(long, requires = "base")]
+    pub merge: bool,
+    /// Add the batch's scores to the report: first-try acceptance, coverage of the classes the skills ask for, near-duplicates (docs/loop.md)
+    #[arg(long)]
+    pub scores: bool,
+    /// Append this run's scores as one JSON line to FILE (implies --scores in the line, not in the report)
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,15 +218,23 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         None => None,
     };
     let splitting = accepted.is_some() || rejected.is_some();
+    // The candidates are read again for the split, the merge and the
+    // near-duplicate score.
+    let scoring = args.scores || args.history.is_some();
+    let stdin = args.dataset.as_os_str() == "-";
+    let rereading = splitting
+        || args.merge
+        || (scoring && compiled.program.schema.entity(compiled.entity).fingerprint.is_some())
+        // Standard input's digest is taken of its spill.
+        || (stdin && args.history.is_some());
     // Standard input, and any dataset that is not a regular file (a named
     // pipe, a shell's `<(…)`), is spilled to a temporary file so the split
     // can re-read it: re-opening a pipe found it drained, and the split
     // files got blank lines (tests/hostile_data.rs
     // `a_named_pipe_as_the_dataset_is_split_completely`).
-    let stdin = args.dataset.as_os_str() == "-";
     let name = if stdin { "standard input".to_string() } else { format!("`{}`", args.dataset.display()) };
     let (candidates, mut reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
-        let mut spill = if splitting { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
+        let mut spill = if rereading { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
         let input: Box<dyn Read + Send> = if stdin { Box::new(std::io::stdin()) } else { Box::new(open_dataset(&args.dataset)?) };
         let loaded = load(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true)
             .map_err(|e| format!("cannot read {name}: {e}"))?;
@@ -228,7 +245,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     } else {
         let file = open_dataset(&args.dataset)?;
         let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset)).map_err(|e| format!("cannot read {name}: {e}"))?;
-        (loaded, if splitting { Some(open_dataset(&args.dataset)?) } else { None })
+        (loaded, if rereading { Some(open_dataset(&args.dataset)?) } else { None })
     };
 
     let report = check(&compiled, base, candidates);
@@ -237,13 +254,48 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     }
 
     let mut timer = super::Timer::new();
+    let merge = match (args.merge, args.base.as_deref(), reread.as_mut()) {
+        (true, Some(base), Some(input)) => {
+            let kept = crate::batch::merge::kept_lines(&compiled, input, &report)?;
+            input.rewind().map_err(|e| e.to_string())?;
+            let plan = crate::batch::merge::plan(&compiled, base, kept)?;
+            crate::batch::merge::write(base, &plan.merged)?;
+            timer.phase("candidates merged");
+            Some(plan)
+        }
+        _ => None,
+    };
+    let scores = if scoring {
+        let duplicates = match reread.as_mut() {
+            Some(input) => {
+                let d = crate::batch::scores::duplicates(&compiled, args.base.as_deref(), input)?;
+                input.rewind().map_err(|e| e.to_string())?;
+                d
+            }
+            None => None,
+        };
+        Some(crate::batch::scores::scores(&compiled, &report, duplicates.as_ref()))
+    } else {
+        None
+    };
+    let merge_line: Vec<serde_json::Value> = merge.iter().map(|m| m.to_json(args.base.as_deref().unwrap_or(Path::new("")))).collect();
     let written = match args.format {
-        OutputFormat::Json => crate::report::write_json_with_warnings(&compiled, &report, &warnings, &mut out),
+        OutputFormat::Json => {
+            let trailer =
+                crate::report::Trailer { warnings: &warnings, lines: &merge_line, scores: scores.as_ref().filter(|_| args.scores) };
+            crate::report::write_json_with(&compiled, &report, &trailer, &mut out)
+        }
         OutputFormat::Text => {
             let color = out.is_terminal();
             let mut text = crate::report::render_findings(&compiled, &report, args.max_per_rule, color);
             if !args.quiet {
                 text.push_str(&crate::report::render_summary(&report, color));
+                if let (Some(m), Some(base)) = (&merge, args.base.as_deref()) {
+                    text.push_str(&m.to_text(base));
+                }
+                if let Some(s) = scores.as_ref().filter(|_| args.scores) {
+                    text.push_str(&crate::batch::scores::to_text(s));
+                }
             }
             out.write_all(text.as_bytes())
         }
@@ -262,9 +314,36 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         }
     }
 
-    if let Some(input) = reread.as_mut() {
+    if let (Some(input), true) = (reread.as_mut(), splitting) {
         split(input, &report, accepted.as_mut(), rejected.as_mut())?;
         timer.phase("accepted and rejected lines split");
+    }
+    if let (Some(history), Some(scores)) = (&args.history, &scores) {
+        let digest_of = |path: &Path| -> Result<String, String> {
+            crate::batch::history::digest(open_dataset(path)?).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+        };
+        // Standard input was spilled: its digest is the spill's.
+        let input_digest = match (stdin, reread.as_mut()) {
+            (true, Some(spill)) => {
+                spill.rewind().map_err(|e| e.to_string())?;
+                crate::batch::history::digest(&*spill).map_err(|e| e.to_string())?
+            }
+            (true, None) => String::new(),
+            (false, _) => digest_of(&args.dataset)?,
+        };
+        // After a merge the base's digest is of the dataset as merged.
+        let base = match args.base.as_deref() {
+            Some(b) => Some((b.display().to_string(), digest_of(b)?)),
+            None => None,
+        };
+        let line = crate::batch::history::entry(
+            &args.dataset.display().to_string(),
+            &input_digest,
+            base.as_ref().map(|(p, d)| (p.as_str(), d.as_str())),
+            &crate::batch::history::skills_digest(&compiled.program.db),
+            scores,
+        );
+        crate::batch::history::append(history, &line)?;
     }
     for sink in [Some(out), accepted, rejected].into_iter().flatten() {
         sink.finish()?;

@@ -90,6 +90,9 @@ pub struct Entity {
     pub collection: Option<String>,
     /// Fields whose values `check` tallies in its summary.
     pub summary: Vec<FieldId>,
+    /// `fingerprint all but a, b`: the fields left out when records are
+    /// compared for near-duplicates (the batch scores).
+    pub fingerprint: Option<Vec<String>>,
     pub fields: Vec<Field>,
 }
 
@@ -219,7 +222,15 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
             block.items.iter().filter_map(|i| if let EntityItem::Field(f) = i { Some(f.clone()) } else { None }).collect();
         let fields = fields_of(&decls, diags);
         let id = EntityId(schema.entities.len() as u32);
-        let mut entity = Entity { name: block.name.clone(), span: block.span, key: None, collection: None, summary: Vec::new(), fields };
+        let mut entity = Entity {
+            name: block.name.clone(),
+            span: block.span,
+            key: None,
+            collection: None,
+            summary: Vec::new(),
+            fingerprint: None,
+            fields,
+        };
         for item in &block.items {
             match item {
                 EntityItem::Key(name) => match entity.fields.iter().position(|f| f.name == name.text) {

@@ -85,6 +85,21 @@ pub fn write_json(c: &Compiled, report: &Report, out: &mut impl std::io::Write) 
 
 /// [`write_json`], with the run's warnings in the summary line.
 pub fn write_json_with_warnings(c: &Compiled, report: &Report, warnings: &[Warning], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    write_json_with(c, report, &Trailer { warnings, ..Trailer::default() }, out)
+}
+
+/// What a run adds to the report beside the findings: warnings, lines
+/// before the summary (a `merge` line), and the batch's scores (the
+/// summary's `scores`).
+#[derive(Default)]
+pub struct Trailer<'a> {
+    pub warnings: &'a [Warning],
+    pub lines: &'a [Value],
+    pub scores: Option<&'a Value>,
+}
+
+/// [`write_json`], with everything a run adds.
+pub fn write_json_with(c: &Compiled, report: &Report, trailer: &Trailer<'_>, out: &mut impl std::io::Write) -> std::io::Result<()> {
     // Entity lines are serialised in parallel, a bounded batch at a time
     // (the memory held is one batch's text), and written in input order.
     const PART: usize = 256;
@@ -121,7 +136,15 @@ pub fn write_json_with_warnings(c: &Compiled, report: &Report, warnings: &[Warni
         serde_json::to_writer(&mut *out, &Value::Object(value))?;
         out.write_all(b"\n")?;
     }
-    serde_json::to_writer(&mut *out, &summary_json(report, warnings))?;
+    for line in trailer.lines {
+        serde_json::to_writer(&mut *out, line)?;
+        out.write_all(b"\n")?;
+    }
+    let mut summary = summary_json(report, trailer.warnings);
+    if let Some(scores) = trailer.scores {
+        summary["scores"] = scores.clone();
+    }
+    serde_json::to_writer(&mut *out, &summary)?;
     out.write_all(b"\n")
 }
 

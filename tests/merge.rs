@@ -1,0 +1,184 @@
+//! `check CANDIDATES --base DATASET --merge`: what is appended, what is
+//! held back and why, atomicity of the file, idempotence; `--scores` and
+//! `--history`. The real binary on files in a temporary directory.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+#[path = "support/cli.rs"]
+mod cli;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skillc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skillc")).args(args).arg("--skills").arg(root().join("skills")).current_dir(dir).output().unwrap()
+}
+
+fn sample() -> Vec<Value> {
+    std::fs::read_to_string(root().join("corpora/sample.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A plain, valid standalone company.
+fn company(id: &str) -> Value {
+    let mut c = sample().into_iter().find(|c| c["id"] == "aurelian-family-office").unwrap();
+    c["id"] = id.into();
+    c["name"] = format!("{id} Ltd").into();
+    c["industry"] = "Manufacturing".into();
+    c["employee_count"] = 400.into();
+    c["standalone_revenue"] = 50_000_000.into();
+    c["consolidated_revenue"] = 50_000_000.into();
+    c["gross_margin"] = 0.3.into();
+    c["behaviour_class"] = "happy-path".into();
+    c.as_object_mut().unwrap().remove("plausibility_flags");
+    c
+}
+
+fn write_lines(path: &Path, lines: &[Value]) {
+    std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+struct Dir {
+    _tmp: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn setup(candidates: &[Value]) -> Dir {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().to_path_buf();
+    std::fs::copy(root().join("corpora/sample.jsonl"), path.join("data.jsonl")).unwrap();
+    write_lines(&path.join("batch.jsonl"), candidates);
+    Dir { _tmp: tmp, path }
+}
+
+fn merge_line(out: &Output) -> Value {
+    cli::json_lines(out).into_iter().find(|l| l["type"] == "merge").expect("a merge line")
+}
+
+fn full_check(dir: &Path) -> Vec<Value> {
+    cli::json_lines(&skillc(&["check", "data.jsonl", "--format", "json"], dir))
+}
+
+#[test]
+fn accepted_and_flagged_candidates_are_appended_byte_for_byte_and_a_second_merge_adds_nothing() {
+    let mut flagged = company("tiny-cloud");
+    flagged["industry"] = "SaaS".into();
+    flagged["gross_margin"] = 0.8.into();
+    flagged["arr"] = 140_000_000.into();
+    flagged["employee_count"] = 38.into(); // saas-scale-needs-staff flags
+    flagged["standalone_revenue"] = 150_000_000.into();
+    flagged["consolidated_revenue"] = 150_000_000.into();
+    let mut bad = company("bad-margin");
+    bad["gross_margin"] = 1.7.into();
+    let d = setup(&[company("new-one"), bad, flagged]);
+    let before = std::fs::read(d.path.join("data.jsonl")).unwrap();
+    let batch = std::fs::read_to_string(d.path.join("batch.jsonl")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d.path.join("data.jsonl"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+
+    let out = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--merge", "--format", "json"], &d.path);
+    assert_eq!(out.status.code(), Some(1), "a rejected candidate still exits 1");
+    let m = merge_line(&out);
+    assert_eq!((m["merged"].clone(), m["merged_lines"].clone(), m["held_back"].clone()), (json!(2), json!([1, 3]), json!([])));
+    let after = std::fs::read(d.path.join("data.jsonl")).unwrap();
+    let lines: Vec<&str> = batch.lines().collect();
+    let expected: Vec<u8> = [before.clone(), format!("{}\n{}\n", lines[0], lines[2]).into_bytes()].concat();
+    assert_eq!(String::from_utf8(after.clone()).unwrap(), String::from_utf8(expected).unwrap());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.path.join("data.jsonl")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "the merged dataset keeps its mode");
+    }
+    // No temporary file is left beside it.
+    let names: Vec<String> = std::fs::read_dir(&d.path).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.starts_with(".skillc-merge")), "{names:?}");
+
+    // Again: the merged candidates are duplicates now, nothing is appended.
+    let again = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--merge", "--format", "json"], &d.path);
+    assert_eq!(merge_line(&again)["merged"], 0);
+    assert_eq!(std::fs::read(d.path.join("data.jsonl")).unwrap(), after);
+    // The text report says what was merged.
+    let text = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--merge"], &d.path);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("merged 0 candidates into `data.jsonl`"));
+}
+
+#[test]
+fn a_candidate_that_would_make_a_base_record_fail_is_held_back_and_named_with_what_it_breaks() {
+    // A subsidiary of the base's holdco: it passes against the base, but
+    // the holdco's consolidated revenue (2.4M) no longer covers it.
+    let mut sub = company("big-sub");
+    sub["owners"] = json!([{"id": "aurelian-family-office", "stake": 0.8}]);
+    // A candidate owned by a candidate that is rejected: fine against the
+    // base with its owner present, failing once the owner is not merged.
+    let mut rejected_owner = company("broken-parent");
+    rejected_owner["gross_margin"] = 2.0.into();
+    let mut orphan = company("orphan");
+    orphan["owners"] = json!([{"id": "broken-parent", "stake": 0.3}]);
+    let fine: Vec<Value> = (0..5).map(|i| company(&format!("fine-{i}"))).collect();
+    let mut batch = vec![fine[0].clone(), sub, fine[1].clone(), rejected_owner, orphan];
+    batch.extend(fine[2..].iter().cloned());
+    let d = setup(&batch);
+
+    let out = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--merge", "--format", "json"], &d.path);
+    let m = merge_line(&out);
+    assert_eq!(m["merged_lines"], json!([1, 3, 6, 7, 8]), "{m}");
+    let held = m["held_back"].as_array().unwrap();
+    assert_eq!(held.len(), 2, "{m}");
+    assert_eq!((held[0]["line"].clone(), held[0]["entity"].clone()), (json!(2), json!("big-sub")));
+    let broken = &held[0]["breaks"][0];
+    assert_eq!((broken["in"].as_str(), broken["entity"].as_str()), (Some("base"), Some("aurelian-family-office")));
+    assert_eq!(broken["rules"], json!(["consolidation-covers-subsidiaries"]));
+    assert_eq!((held[1]["line"].clone(), held[1]["breaks"][0]["in"].clone()), (json!(5), json!("candidates")));
+    assert_eq!(held[1]["breaks"][0]["rules"], json!(["owners-exist"]));
+
+    // The merged dataset: no record is rejected (the sample is clean).
+    let report = full_check(&d.path);
+    let summary = report.last().unwrap();
+    assert_eq!((summary["read"].clone(), summary["rejected"].clone()), (json!(48 + 5), json!(0)), "{summary}");
+}
+
+#[test]
+fn scores_and_history_lines_record_each_run() {
+    let mut bad = company("bad-margin");
+    bad["gross_margin"] = 1.7.into();
+    let d = setup(&[company("a-one"), company("a-two"), bad]);
+    for _ in 0..2 {
+        let out =
+            skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--format", "json", "--scores", "--history", "h.jsonl"], &d.path);
+        let summary = cli::json_lines(&out).pop().unwrap();
+        let s = &summary["scores"];
+        assert_eq!(s["first_try_acceptance"], json!(0.6667));
+        assert_eq!(s["rejected_share"], json!(0.3333));
+        let happy = s["coverage"].as_array().unwrap().iter().find(|k| k["class"] == "happy-path").unwrap().clone();
+        assert_eq!((happy["batch"].clone(), happy["threshold"].clone(), happy["met"].clone()), (json!(3), json!(3), json!(true)));
+        assert_eq!(s["findings"], json!({"gross-margin-range": 1}));
+    }
+    let history: Vec<Value> =
+        std::fs::read_to_string(d.path.join("h.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(history.len(), 2);
+    for h in &history {
+        assert_eq!(h["type"], "history");
+        assert_eq!(h["input"], "batch.jsonl");
+        assert_eq!(h["input_sha256"].as_str().unwrap().len(), 64);
+        assert!(h["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(h["scores"]["read"], 3);
+    }
+    // Same input, same skills, same digests: a repeated iteration shows.
+    assert_eq!(history[0]["input_sha256"], history[1]["input_sha256"]);
+    assert_eq!(history[0]["skills_sha256"], history[1]["skills_sha256"]);
+    assert_eq!(history[0]["base_sha256"], history[1]["base_sha256"]);
+}
+
+#[test]
+fn merge_needs_a_base() {
+    let d = setup(&[company("x")]);
+    let out = skillc(&["check", "batch.jsonl", "--merge"], &d.path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--base"), "{}", String::from_utf8_lossy(&out.stderr));
+}
