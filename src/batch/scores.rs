@@ -212,7 +212,9 @@ pub fn near_duplicates(
             break;
         }
         line += 1;
-        if let Some(f) = fingerprint(&buf, excluded) {
+        // The byte-order mark is not part of the first line.
+        let text = if line == 1 { buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf) } else { &buf[..] };
+        if let Some(f) = fingerprint(text, excluded) {
             if !seen.insert(f) {
                 lines.push(line);
             }
@@ -221,21 +223,6 @@ pub fn near_duplicates(
     Ok(lines)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_fingerprint_ignores_the_excluded_fields_key_order_nulls_and_number_spelling() {
-        let ex = vec!["id".to_string(), "name".to_string()];
-        let a = fingerprint(br#"{"id":"a","name":"A","x":640,"y":[1,{"b":2,"a":null}]}"#, &ex);
-        let b = fingerprint(br#"{"y":[1.0,{"b":2}],"x":6.4e2,"name":"B","id":"b","z":null}"#, &ex);
-        assert!(a.is_some());
-        assert_eq!(a, b);
-        assert_ne!(a, fingerprint(br#"{"id":"a","name":"A","x":641,"y":[1,{"b":2}]}"#, &ex));
-        assert_eq!(fingerprint(b"[1,2]", &ex), None);
-    }
-}
 
 /// The scores as the text report's closing lines.
 pub fn to_text(scores: &Value) -> String {
@@ -261,4 +248,20 @@ pub fn to_text(scores: &Value) -> String {
         out.push_str(&format!("coverage: {}\n", parts.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_ignores_the_excluded_fields_key_order_nulls_and_number_spelling() {
+        let ex = vec!["id".to_string(), "name".to_string()];
+        let a = fingerprint(br#"{"id":"a","name":"A","x":640,"y":[1,{"b":2,"a":null}]}"#, &ex);
+        let b = fingerprint(br#"{"y":[1.0,{"b":2}],"x":6.4e2,"name":"B","id":"b","z":null}"#, &ex);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_ne!(a, fingerprint(br#"{"id":"a","name":"A","x":641,"y":[1,{"b":2}]}"#, &ex));
+        assert_eq!(fingerprint(b"[1,2]", &ex), None);
+    }
 }
