@@ -757,8 +757,7 @@ fn is_scalar(v: &Value) -> bool {
 /// current value clamped into a range; the first member of a set.
 /// `None` when no single value is implied (a pattern, `present`, ...).
 pub fn realise(op: &EditOp, current: Option<&Value>) -> Option<Option<Value>> {
-    let up = |x: f64| if x == 0.0 { f64::MIN_POSITIVE } else { next_after(x, f64::INFINITY) };
-    let down = |x: f64| if x == 0.0 { -f64::MIN_POSITIVE } else { next_after(x, f64::NEG_INFINITY) };
+    let (up, down) = (|x: f64| next_after(x, f64::INFINITY), |x: f64| next_after(x, f64::NEG_INFINITY));
     let number = |x: f64| Some(Some(serde_json::Number::from_f64(x).map(Value::Number)?));
     match op {
         EditOp::Compare(op, v) => match (op, v) {
@@ -804,9 +803,13 @@ fn number_or_int(x: f64) -> Option<Option<Value>> {
     }
 }
 
+/// The next representable number after `x` toward `toward`.
 fn next_after(x: f64, toward: f64) -> f64 {
     if x.is_nan() || x == toward {
         return x;
+    }
+    if x == 0.0 {
+        return if toward > 0.0 { f64::from_bits(1) } else { -f64::from_bits(1) };
     }
     let bits = x.to_bits();
     let up = (toward > x) == (x > 0.0);
