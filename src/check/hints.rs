@@ -866,10 +866,12 @@ pub fn apply(edits: &[Edit], record: &mut Value) -> bool {
     true
 }
 
-/// What the record-local reject rules say of a record: per rule of
+/// What the record-local rules say of a record: per rule of
 /// `Compiled::local_rules`, whether it fails; and the fields that fail
-/// the schema. `None` when the line is not a JSON object.
-fn verdicts(c: &Compiled, line: &[u8]) -> Option<(Vec<bool>, u64)> {
+/// the schema. `None` when the line is not a JSON object. With `known`
+/// (the verdicts of the record before an edit, and the schema bits of the
+/// fields edited), only the rules that read an edited field run again.
+fn verdicts(c: &Compiled, line: &[u8], known: Option<(&[bool], u64)>) -> Option<(Vec<bool>, u64)> {
     let mut table = c.plan.table();
     let failures = reader::read_line(&c.plan, &mut reader::Scratch::default(), &mut table, line).ok()?;
     let mut masks = store::Masks::default();
@@ -882,9 +884,15 @@ fn verdicts(c: &Compiled, line: &[u8]) -> Option<(Vec<bool>, u64)> {
     let fails = c
         .local_rules
         .iter()
-        .map(|&i| {
+        .enumerate()
+        .map(|(k, &i)| {
             if schema & c.rule_masks[i] != 0 {
                 return false;
+            }
+            if let Some((before, edited)) = known {
+                if c.rule_masks[i] & edited == 0 {
+                    return before[k];
+                }
             }
             env.reset(&rules[i], 0);
             env.run() == Some(false)
@@ -902,7 +910,8 @@ fn verdicts(c: &Compiled, line: &[u8]) -> Option<(Vec<bool>, u64)> {
 /// which the rule still fails is dropped.
 pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: &mut Vec<Alternative>) {
     let Ok(record) = serde_json::from_slice::<Value>(line) else { return };
-    let Some((before, schema_before)) = verdicts(c, line) else { return };
+    let Some((before, schema_before)) = verdicts(c, line, None) else { return };
+    let entity = c.program.schema.entity(c.entity);
     let rules = &c.program.rules;
     let Some(own) = c.local_rules.iter().position(|&i| i == rule) else { return };
     // (standing, conflicts, repaired, cost) per alternative; None drops it.
@@ -931,7 +940,15 @@ pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: 
                 continue;
             }
             let bytes = serde_json::to_vec(&patched).unwrap_or_default();
-            let Some((after, schema_after)) = verdicts(c, &bytes) else {
+            // The schema bits of the fields edited (an unknown name: all).
+            let edited = edits.iter().fold(0, |m, e| match e.path.first() {
+                Some(Step::Key(name)) => match entity.fields.iter().position(|f| *f.name == **name) {
+                    Some(f) => m | store::field_bit(crate::ir::schema::FieldId(f as u32)),
+                    None => u64::MAX,
+                },
+                _ => u64::MAX,
+            });
+            let Some((after, schema_after)) = verdicts(c, &bytes, Some((&before, edited))) else {
                 outcomes.push(None);
                 continue;
             };
