@@ -202,7 +202,9 @@ fn explain_reason(c: &Compiled, r: &check::Reason) -> String {
             format!("`schema`: `{}` must be {}, found {}", field.name, field.ty.describe(), r.detail.as_deref().unwrap_or("?"))
         }
         ReasonRule::Json => format!("`json`: {}", r.detail.as_deref().unwrap_or("")),
-        ReasonRule::Rule(_) if !r.hints.is_empty() => format!("`{id}`: {}", r.hints.join("; ")),
-        ReasonRule::Rule(i) => format!("`{id}`: {}", c.program.rules[*i].message),
+        ReasonRule::Rule(i) => match &r.hint() {
+            Some(hint) => format!("`{id}`: {hint}"),
+            None => format!("`{id}`: {}", c.program.rules[*i].message),
+        },
     }
 }

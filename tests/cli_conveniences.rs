@@ -333,10 +333,10 @@ fn the_readme_first_command_shows_rejections_with_their_reasons_and_hints() {
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
     let text = stdout(&out);
     for (header, rule, hint) in [
-        ("line 4: rejected `solvik-analytics`", "saas-gross-margin", "`gross_margin` must be greater than 0.6"),
-        ("line 5: rejected `pinecrest-foods`", "private-has-no-listing", "`ticker` must be absent or null"),
+        ("line 4: rejected `solvik-analytics`", "saas-gross-margin", "raise `gross_margin` above 0.6"),
+        ("line 5: rejected `pinecrest-foods`", "private-has-no-listing", "remove `ticker` (absent or null)"),
         ("line 6: rejected `halvorsen-service`", "owners-exist", "halvorsen-holdings"),
-        ("line 7: flagged `tessera-cloud`", "saas-scale-needs-staff", "`employee_count` must be greater than 50"),
+        ("line 7: flagged `tessera-cloud`", "saas-scale-needs-staff", "raise `employee_count` to at least 51"),
     ] {
         let at = text.find(header).unwrap_or_else(|| panic!("no `{header}` in:\n{text}"));
         let finding = text[at..].split("\n\n").next().unwrap();

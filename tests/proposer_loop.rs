@@ -181,7 +181,12 @@ fn three_rounds_of_generate_check_repair_merge_leave_a_dataset_that_passes_every
     let full = skillc(&["check", "data.jsonl", "--format", "json"], d);
     let summary = cli::json_lines(&full).pop().unwrap();
     assert_eq!(summary["read"].as_u64(), Some(48 + merged_total));
-    assert_eq!(summary["rejected"], 0, "{:?}", entity_lines(&full).iter().filter(|e| e["verdict"] == "rejected").take(3).collect::<Vec<_>>());
+    assert_eq!(
+        summary["rejected"],
+        0,
+        "{:?}",
+        entity_lines(&full).iter().filter(|e| e["verdict"] == "rejected").take(3).collect::<Vec<_>>()
+    );
 
     let history: Vec<Value> =
         std::fs::read_to_string(d.join("history.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -223,7 +223,6 @@ pub fn near_duplicates(
     Ok(lines)
 }
 
-
 /// The scores as the text report's closing lines.
 pub fn to_text(scores: &Value) -> String {
     let pct = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));

@@ -39,6 +39,32 @@ struct Explainer<'d> {
     bindings: Vec<(String, String)>,
 }
 
+/// The hints of the old, sentence-only kind for why `e` is not `want`,
+/// with `bindings` (variable name → what its element is) in effect: the
+/// text of a way out that no edit of a field expresses (see `hints`).
+pub(crate) fn sentences<'a>(
+    env: &mut Env<'a>,
+    db: &crate::source::SourceDb,
+    e: &'a Expr,
+    want: bool,
+    bindings: &[(String, String)],
+) -> Vec<String> {
+    let mut x = Explainer { db, out: Explanation::default(), bindings: bindings.to_vec() };
+    x.explain(env, e, want);
+    x.out.hints
+}
+
+/// The expression as written, with bound variables replaced by what they
+/// stand for.
+pub(crate) fn written(db: &crate::source::SourceDb, e: &Expr, bindings: &[(String, String)]) -> String {
+    let raw = db.snippet(e.span);
+    let mut text: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    for (name, desc) in bindings.iter().rev() {
+        text = replace_word(&text, name, desc);
+    }
+    text
+}
+
 pub fn number_json(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         Value::from(n as i64)
@@ -47,48 +73,61 @@ pub fn number_json(n: f64) -> Value {
     }
 }
 
-fn show_number(n: f64) -> String {
+pub(crate) fn show_number(n: f64) -> String {
     number_json(n).to_string()
+}
+
+/// A value as JSON (lists capped at `MAX_LIST` items).
+pub(crate) fn json_value<'a>(env: &Env<'a>, v: &Val<'a>) -> Value {
+    match v {
+        Val::Absent => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Number(n) => number_json(*n),
+        Val::Str(s) => Value::String(s.to_string()),
+        Val::Entity(r) | Val::Edge { record: r, .. } => env.key_of(*r).map_or(Value::Null, |k| Value::String(k.to_string())),
+        Val::Item(obj, row) => {
+            Value::Array(obj.fields.iter().map(|c| json_value(env, &crate::check::eval::cell(c, *row as usize))).collect())
+        }
+        other => {
+            let mut list = Vec::new();
+            let mut more = 0usize;
+            for e in env.elements(other) {
+                if list.len() < MAX_LIST {
+                    list.push(json_value(env, &e.body));
+                } else {
+                    more += 1;
+                }
+            }
+            if more > 0 {
+                list.push(Value::String(format!("… {more} more")));
+            }
+            Value::Array(list)
+        }
+    }
+}
+
+/// What the `i`-th element of the collection written `source` is, in a
+/// hint: `owners[1]`, `subsidiaries["acme"]`, or the value itself.
+pub(crate) fn element_text<'a>(env: &Env<'a>, source: &str, i: usize, body: &Val<'a>) -> String {
+    match body {
+        Val::Entity(r) => match env.key_of(*r) {
+            Some(k) => format!("{source}[{k:?}]"),
+            None => format!("{source}[{i}]"),
+        },
+        Val::Item(..) | Val::List(..) => format!("{source}[{i}]"),
+        other => json_value(env, other).to_string(),
+    }
 }
 
 impl<'d> Explainer<'d> {
     /// The expression as written, with bound variables replaced by what
     /// they stand for (`o.id` → `owners[2].id`).
     fn text(&self, e: &Expr) -> String {
-        let raw = self.db.snippet(e.span);
-        let mut text: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-        for (name, desc) in self.bindings.iter().rev() {
-            text = replace_word(&text, name, desc);
-        }
-        text
+        written(self.db, e, &self.bindings)
     }
 
     fn value<'a>(&self, env: &Env<'a>, v: &Val<'a>) -> Value {
-        match v {
-            Val::Absent => Value::Null,
-            Val::Bool(b) => Value::Bool(*b),
-            Val::Number(n) => number_json(*n),
-            Val::Str(s) => Value::String(s.to_string()),
-            Val::Entity(r) | Val::Edge { record: r, .. } => env.key_of(*r).map_or(Value::Null, |k| Value::String(k.to_string())),
-            Val::Item(obj, row) => {
-                Value::Array(obj.fields.iter().map(|c| self.value(env, &crate::check::eval::cell(c, *row as usize))).collect())
-            }
-            other => {
-                let mut list = Vec::new();
-                let mut more = 0usize;
-                for e in env.elements(other) {
-                    if list.len() < MAX_LIST {
-                        list.push(self.value(env, &e.body));
-                    } else {
-                        more += 1;
-                    }
-                }
-                if more > 0 {
-                    list.push(Value::String(format!("… {more} more")));
-                }
-                Value::Array(list)
-            }
-        }
+        json_value(env, v)
     }
 
     fn record<'a>(&mut self, env: &mut Env<'a>, e: &'a Expr) {
@@ -320,14 +359,7 @@ impl<'d> Explainer<'d> {
                         break;
                     }
                     shown += 1;
-                    let desc = match &el.body {
-                        Val::Entity(r) => match env.key_of(*r) {
-                            Some(k) => format!("{source_text}[{k:?}]"),
-                            None => format!("{source_text}[{i}]"),
-                        },
-                        Val::Item(..) | Val::List(..) => format!("{source_text}[{i}]"),
-                        other => self.value(env, other).to_string(),
-                    };
+                    let desc = element_text(env, &source_text, i, &el.body);
                     let name = env.rule.var_names[var.0 as usize].clone();
                     self.bindings.push((name, desc));
                     self.explain(env, body, looking_for == Some(false));
@@ -407,7 +439,7 @@ impl Explainer<'_> {
 }
 
 /// True when the expression reads nothing from the data.
-fn is_constant(e: &Expr) -> bool {
+pub(crate) fn is_constant(e: &Expr) -> bool {
     let mut constant = true;
     crate::check::walk(e, &mut |n| {
         if !matches!(
@@ -420,7 +452,7 @@ fn is_constant(e: &Expr) -> bool {
     constant
 }
 
-fn words(op: CmpOp) -> &'static str {
+pub(crate) fn words(op: CmpOp) -> &'static str {
     match op {
         CmpOp::Eq => "equal to",
         CmpOp::Ne => "different from",

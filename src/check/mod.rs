@@ -10,6 +10,7 @@ pub mod columns;
 pub mod eval;
 pub mod explain;
 pub mod graph;
+pub mod hints;
 pub mod reader;
 pub mod shortfall;
 pub mod store;
@@ -241,9 +242,25 @@ pub enum ReasonRule {
 pub struct Reason {
     pub rule: ReasonRule,
     pub values: Values,
+    /// Sentences of what would satisfy the rule, all needed (dataset
+    /// findings; a record rule's only when it has no `alternatives`).
     pub hints: Vec<String>,
+    /// A record rule's ways out, best first (any one satisfies the rule).
+    pub alternatives: Vec<hints::Alternative>,
     /// For `json`: the parser's message; for `schema`: what was found.
     pub detail: Option<String>,
+}
+
+impl Reason {
+    /// The hint of the reason: the best way out's sentence, or the hints
+    /// joined.
+    pub fn hint(&self) -> Option<String> {
+        match self.alternatives.first() {
+            Some(a) => Some(a.text()),
+            None if !self.hints.is_empty() => Some(self.hints.join("; ")),
+            None => None,
+        }
+    }
 }
 
 /// The outcome for one non-blank input line: 8 bytes, so a report on
@@ -572,7 +589,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
     };
     let mut scratch = reader::Scratch::default();
     let offset = range.start;
-    for (start, end, _) in reader::lines(&chunk[range]) {
+    for (start, end, _) in reader::lines(&chunk[range.clone()]) {
         piece.lines += 1;
         let line = piece.lines;
         let (start, end) = (offset + start, offset + end);
@@ -591,6 +608,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
                             rule: ReasonRule::Schema(f.field),
                             values: Values::default(),
                             hints: Vec::new(),
+                            alternatives: Vec::new(),
                             detail: Some(f.found.to_string()),
                         },
                     )
@@ -621,6 +639,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
         }
         // schema reasons first, then rules in skill order
         piece.reasons.sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
+        rank_ways_out(c, chunk, range, skip, &mut piece);
     }
     piece
 }
@@ -637,7 +656,48 @@ fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) ->
     }
     env.reset(rule, row);
     let why = explain::explain(env, &c.program.db);
-    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(why.values), hints: why.hints, detail: None })
+    env.reset(rule, row);
+    let alternatives = hints::ways_out(env, &c.program.db);
+    // The sentences are kept only until the ways out are known to stand
+    // (`rank_ways_out`; the rules run on the store are not re-checked).
+    let hints = if alternatives.is_empty() || env.data.store.is_none() { why.hints } else { Vec::new() };
+    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(why.values), hints, alternatives, detail: None })
+}
+
+/// Re-checks the ways out of the piece's failed record-local rules on a
+/// scratch copy of each record's line, and orders them
+/// (`hints::check_alternatives`). Only pieces with such a failure re-read
+/// their lines, so the passing path pays nothing.
+fn rank_ways_out(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, piece: &mut Piece) {
+    if !piece.reasons.iter().any(|(_, r)| !r.alternatives.is_empty()) {
+        return;
+    }
+    // The line of each record, as `read_piece` cut them.
+    let mut records = Vec::with_capacity(piece.masks.len());
+    let mut entries = piece.entries.iter();
+    let offset = range.start;
+    for (start, end, _) in reader::lines(&chunk[range]) {
+        let (start, end) = (offset + start, offset + end);
+        let start = if start == 0 { skip.min(end) } else { start };
+        if reader::is_blank(&chunk[start..end]) {
+            continue;
+        }
+        if entries.next().is_some_and(|e| e.slot != NOT_JSON) {
+            records.push(start..end);
+        }
+    }
+    for (row, reason) in &mut piece.reasons {
+        let ReasonRule::Rule(i) = reason.rule else { continue };
+        if reason.alternatives.is_empty() {
+            continue;
+        }
+        if let Some(line) = records.get(*row as usize) {
+            hints::check_alternatives(c, i, &chunk[line.clone()], &mut reason.alternatives);
+        }
+        if !reason.alternatives.is_empty() {
+            reason.hints = Vec::new();
+        }
+    }
 }
 
 fn reason_order(rule: &ReasonRule) -> (u8, usize) {
@@ -755,7 +815,16 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
         summary.read += 1;
         let (key, found) = if entry.slot == NOT_JSON {
             let message = json_errors.next_if(|(i, _)| *i as usize == index).map(|(_, m)| m).unwrap_or_default();
-            (None, vec![Reason { rule: ReasonRule::Json, values: Values::default(), hints: Vec::new(), detail: Some(message.into()) }])
+            (
+                None,
+                vec![Reason {
+                    rule: ReasonRule::Json,
+                    values: Values::default(),
+                    hints: Vec::new(),
+                    alternatives: Vec::new(),
+                    detail: Some(message.into()),
+                }],
+            )
         } else {
             let r = entry.slot;
             let row = r as usize + base_rows;

@@ -51,8 +51,11 @@ pub fn reason_json(c: &Compiled, line: u32, reason: &Reason) -> Value {
         ReasonRule::Rule(i) => {
             rule_fields(p, &p.rules[*i], &mut out);
             out.insert("values".into(), Value::Object(reason.values.to_map()));
-            if !reason.hints.is_empty() {
-                out.insert("hint".into(), reason.hints.join("; ").into());
+            if let Some(hint) = reason.hint() {
+                out.insert("hint".into(), hint.into());
+            }
+            if !reason.alternatives.is_empty() {
+                out.insert("hints".into(), Value::Array(reason.alternatives.iter().map(crate::check::hints::alternative_json).collect()));
             }
         }
     }
@@ -247,7 +250,13 @@ pub fn render_findings(c: &Compiled, report: &Report, max_per_rule: usize, color
     for d in &report.dataset {
         out.push_str(&style.paint("1;33", "dataset: flagged"));
         out.push('\n');
-        let reason = Reason { rule: ReasonRule::Rule(d.rule), values: d.values.clone(), hints: d.hints.clone(), detail: None };
+        let reason = Reason {
+            rule: ReasonRule::Rule(d.rule),
+            values: d.values.clone(),
+            hints: d.hints.clone(),
+            alternatives: Vec::new(),
+            detail: None,
+        };
         out.push_str(&reason_text(c, 0, &reason, &style));
         for s in &d.shortfalls {
             out.push_str(&format!("      {} {}\n", style.paint("36", "need:"), s.sentence()));
@@ -321,7 +330,10 @@ fn reason_text(c: &Compiled, line: u32, r: &Reason, style: &Style) -> String {
             out.push_str(&format!("      {}\n", parts.join(", ")));
         }
     }
-    if let Some(hint) = v["hint"].as_str() {
+    if !r.alternatives.is_empty() {
+        let all = crate::check::hints::alternatives_text(&r.alternatives);
+        out.push_str(&format!("      {} {all}\n", style.paint("36", "hint:")));
+    } else if let Some(hint) = v["hint"].as_str() {
         out.push_str(&format!("      {} {hint}\n", style.paint("36", "hint:")));
     }
     if let Some(loc) = v["location"].as_object() {
