@@ -171,8 +171,8 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
     let mut entity_blocks = Vec::new();
     for s in &skills {
         for block in &s.blocks {
-            if let BlockKind::Entity { name } = &block.kind {
-                let Some((name, _)) = name else {
+            if let BlockKind::Entity { name, modifier } = &block.kind {
+                let Some((name, name_span)) = name else {
                     diags.push(Diagnostic::error(
                         Code::EntityInvalid,
                         block.span,
@@ -180,8 +180,26 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
                     ));
                     continue;
                 };
+                let extend = match modifier {
+                    None => false,
+                    Some((word, _)) if word == "extend" => true,
+                    Some((word, span)) => {
+                        let d = Diagnostic::error(Code::EntityInvalid, *span, format!("unexpected `{word}` after the entity name"));
+                        let help = crate::diagnostic::did_you_mean(word, ["extend"]).unwrap_or_else(|| {
+                            format!("write ```entity {name} to declare the entity, or ```entity {name} extend to add fields to it")
+                        });
+                        diags.push(d.with_help(help));
+                        continue;
+                    }
+                };
                 match syntax::parse_entity(block) {
-                    Ok(items) => entity_blocks.push(schema::EntityBlock { name: name.clone(), span: block.span, items }),
+                    Ok(items) => entity_blocks.push(schema::EntityBlock {
+                        name: name.clone(),
+                        name_span: *name_span,
+                        span: block.span,
+                        items,
+                        extend,
+                    }),
                     Err(d) => diags.push(*d),
                 }
             }
