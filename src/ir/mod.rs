@@ -318,7 +318,8 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             if let Some(first) = seen.get(&id) {
                 diags.push(
                     Diagnostic::error(Code::DuplicateRuleId, id_span, format!("rule id `{id}` is used twice"))
-                        .with_secondary(*first, "first used here"),
+                        .with_secondary(*first, "first defined here")
+                        .with_help("rename one of the rules; ids are unique across all skills"),
                 );
                 continue;
             }
