@@ -180,10 +180,14 @@ fn explain(code: Option<String>) -> Result<u8, String> {
         }
         Some(code) => match Code::named(&code) {
             Some(c) => {
-                println!("{}: {}", c.as_str(), c.summary());
+                print!("{}", c.explanation());
                 Ok(0)
             }
-            None => Err(format!("unknown diagnostic code `{code}`; `skillc explain` lists them")),
+            None => {
+                let hint =
+                    diagnostic::did_you_mean(&code, Code::ALL.iter().map(|c| c.as_str())).map_or(String::new(), |h| format!("; {h}"));
+                Err(format!("unknown diagnostic code `{code}`{hint}; `skillc explain` lists them"))
+            }
         },
     }
 }

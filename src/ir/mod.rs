@@ -8,6 +8,7 @@
 pub mod expr;
 pub mod lower;
 pub mod schema;
+mod values;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::skill::{self, BlockKind, SkillFile};
@@ -439,8 +440,40 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             });
         }
     }
+    values::check(&db, &schema, &tables, &rules, &mut diags);
+    warn_untested(&skills, &rules, &mut diags);
+    allow(&skills, &mut diags);
     crate::diagnostic::sort(&mut diags);
     (Program { db, schema, tables, regexes, rules, examples }, diags)
+}
+
+/// `rule-without-examples`: a compiled rule that no example block names.
+fn warn_untested(skills: &[SkillFile], rules: &[Rule], diags: &mut Vec<Diagnostic>) {
+    let named: std::collections::HashSet<&str> = skills
+        .iter()
+        .flat_map(|s| &s.blocks)
+        .filter_map(|b| if let BlockKind::Example { expectation: Ok(e) } = &b.kind { Some(&e.rules) } else { None })
+        .flatten()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    for rule in rules.iter().filter(|r| !named.contains(r.id.as_str())) {
+        diags.push(
+            Diagnostic::warning(Code::RuleWithoutExamples, rule.span, format!("no example names rule `{}`", rule.id))
+                .with_help(format!(
+                    "add ```jsonl example pass {0} and ```jsonl example fail {0} blocks with companies it accepts and rejects",
+                    rule.id
+                ))
+                .with_help("or turn the warning off for this file: `skillc-allow: rule-without-examples` under `metadata`"),
+        );
+    }
+}
+
+/// Drops the warnings a file turns off with `metadata: skillc-allow`.
+fn allow(skills: &[SkillFile], diags: &mut Vec<Diagnostic>) {
+    if skills.iter().all(|s| s.frontmatter.allow.is_empty()) {
+        return;
+    }
+    diags.retain(|d| d.is_error() || !skills.iter().any(|s| s.file == d.primary.span.file && s.frontmatter.allow.contains(&d.code)));
 }
 
 /// Resolves the rule ids an example names and checks that its verdict fits
