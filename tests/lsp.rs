@@ -112,10 +112,14 @@ impl Client {
     }
 }
 
+/// The test skills' rules have no examples: the warning is turned off in
+/// their frontmatter, as a user would (and as the server must honour).
+const ALLOW: &str = "metadata:\n  skillc-allow: rule-without-examples\n";
+
 /// An entity and one rule, in one skill.
 fn skill(name: &str, rule_id: &str, condition: &str) -> String {
     format!(
-        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n---\n\n# Test\n\n\
+        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n{ALLOW}---\n\n# Test\n\n\
          ```entity company\nkey id\ncollection companies\nid: string\nindustry: string\n\
          gross_margin: number\narr: number?\nowners: [{{id: string, stake: number}}]?\n\
          relation parents = owners.id -> company\nrelation subsidiaries = inverse parents\n```\n\n\
@@ -127,7 +131,7 @@ fn skill(name: &str, rule_id: &str, condition: &str) -> String {
 /// A skill that only holds a rule: its entity lives in another skill.
 fn rule_only(name: &str, rule_id: &str, condition: &str) -> String {
     format!(
-        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n---\n\n# Second\n\n\
+        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n{ALLOW}---\n\n# Second\n\n\
          - Another rule.\n  ```rule {rule_id}\n  {condition}\n  ```\n"
     )
 }
@@ -228,11 +232,11 @@ fn a_duplicate_id_across_two_in_memory_documents() {
     let clash = client.diagnostics(&second);
     assert_eq!(clash.len(), 1, "{clash:#?}");
     assert_eq!(clash[0]["code"], json!("duplicate-rule-id"));
-    assert_eq!(clash[0]["message"], json!("rule id `margin-range` is used twice"));
+    assert_eq!(clash[0]["message"], json!("rule id `margin-range` is used twice\nhelp: rename one of the rules; ids are unique across all skills"));
     assert_eq!(range_start(&clash[0]), utf16_position(&second_text, "margin-range"));
     let related = &clash[0]["relatedInformation"][0];
     assert_eq!(related["location"]["uri"], json!(first));
-    assert_eq!(related["message"], json!("first used here"));
+    assert_eq!(related["message"], json!("first defined here"));
     assert_eq!(range_start(&related["location"]), utf16_position(&first_text, "margin-range"));
 
     // Renaming the rule in the *first* file clears the second one.

@@ -341,7 +341,7 @@ fn location(workspace: &Workspace, db: &SourceDb, span: Span) -> Option<lsp::Loc
 
 /// The LSP form of a diagnostic: `lint`'s code, message and span. Help
 /// lines follow the message as in `lint`'s terminal output; secondary
-/// labels ("first used here") become related information.
+/// labels ("first defined here") become related information.
 fn to_lsp_diagnostic(workspace: &Workspace, db: &SourceDb, d: &Diagnostic) -> lsp::Diagnostic {
     let mut message = d.message.clone();
     for help in &d.help {
