@@ -232,7 +232,10 @@ fn a_duplicate_id_across_two_in_memory_documents() {
     let clash = client.diagnostics(&second);
     assert_eq!(clash.len(), 1, "{clash:#?}");
     assert_eq!(clash[0]["code"], json!("duplicate-rule-id"));
-    assert_eq!(clash[0]["message"], json!("rule id `margin-range` is used twice\nhelp: rename one of the rules; ids are unique across all skills"));
+    assert_eq!(
+        clash[0]["message"],
+        json!("rule id `margin-range` is used twice\nhelp: rename one of the rules; ids are unique across all skills")
+    );
     assert_eq!(range_start(&clash[0]), utf16_position(&second_text, "margin-range"));
     let related = &clash[0]["relatedInformation"][0];
     assert_eq!(related["location"]["uri"], json!(first));
