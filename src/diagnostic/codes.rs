@@ -1,5 +1,7 @@
-//! Stable kebab-case diagnostic codes, each documented once. The same text
-//! serves `skillc explain CODE`, editor hover and docs/diagnostics.md.
+//! Stable kebab-case diagnostic codes, each with a one-line summary here
+//! (SARIF's `shortDescription`, `skillc explain` without a code) and a
+//! section of docs/diagnostics.md, embedded below: the single source of what
+//! `skillc explain CODE` prints (the meaning, an example and the fix).
 
 macro_rules! codes {
     ($($variant:ident = $code:literal : $summary:literal;)*) => {
