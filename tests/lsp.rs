@@ -563,3 +563,30 @@ fn diagnostics_round_trip_latency() {
     println!("in-process skillc::compile_paths(skills/): {}", stats(compile));
     println!("in-process skillc::lint::lint_paths(skills/): {}", stats(lint));
 }
+
+#[test]
+fn a_skill_extending_the_shipped_entity_compiles_with_the_shipped_skills() {
+    // A user's skills folder, outside any `skills/`: the entity it extends
+    // is the shipped one, which the server brings in as context.
+    let dir = tempfile::tempdir().unwrap();
+    let doc = uri(&dir.path().join("mine/risk/SKILL.md"));
+    let text = "---\nname: risk\ndescription: Risk tiers.\napplies_to: company\n{ALLOW}---\n\n# Risk\n\n\
+                ```entity company extend\nrisk_tier: string?\n```\n\n\
+                - A bank states its risk tier.\n  ```rule bank-has-risk-tier\n  industry == \"Bank\" implies risk_teir is not null\n  ```\n"
+        .replace("{ALLOW}", ALLOW);
+    let mut client = Client::start(None);
+    client.open(&doc, &text);
+    // Only this file's problem: the shipped skills are context.
+    let diags = client.diagnostics(&doc);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["code"], json!("unknown-field"));
+    assert!(diags[0]["message"].as_str().unwrap().contains("did you mean `risk_tier`?"), "{}", diags[0]);
+
+    // The added field completes like a declared one, and the fix clears it.
+    let (line, col) = utf16_position(&text, "risk_teir");
+    let items = labels(&client.at("textDocument/completion", &doc, (line, col + 4)));
+    assert!(items.iter().any(|(l, _)| l == "risk_tier") && items.iter().any(|(l, _)| l == "industry"), "{items:?}");
+    client.change(&doc, 2, &text.replace("risk_teir", "risk_tier"));
+    assert_eq!(client.diagnostics(&doc), Vec::<Value>::new());
+    client.stop();
+}

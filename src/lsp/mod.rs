@@ -335,7 +335,12 @@ fn range(db: &SourceDb, span: Span) -> lsp::Range {
 }
 
 fn location(workspace: &Workspace, db: &SourceDb, span: Span) -> Option<lsp::Location> {
-    let uri = uri_of(workspace, &db.get(span.file).path).parse().ok()?;
+    let path = &db.get(span.file).path;
+    // The shipped skills compiled as context are in the binary, not on disk.
+    if !path.is_absolute() {
+        return None;
+    }
+    let uri = uri_of(workspace, path).parse().ok()?;
     Some(lsp::Location { uri, range: range(db, span) })
 }
 
