@@ -186,9 +186,13 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
                     Some((word, _)) if word == "extend" => true,
                     Some((word, span)) => {
                         let d = Diagnostic::error(Code::EntityInvalid, *span, format!("unexpected `{word}` after the entity name"));
-                        let help = crate::diagnostic::did_you_mean(word, ["extend"]).unwrap_or_else(|| {
-                            format!("write ```entity {name} to declare the entity, or ```entity {name} extend to add fields to it")
-                        });
+                        let help = if name == "extend" {
+                            format!("the entity's name comes first: ```entity {word} extend")
+                        } else {
+                            crate::diagnostic::did_you_mean(word, ["extend"]).unwrap_or_else(|| {
+                                format!("write ```entity {name} to declare the entity, or ```entity {name} extend to add fields to it")
+                            })
+                        };
                         diags.push(d.with_help(help));
                         continue;
                     }
