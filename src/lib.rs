@@ -32,19 +32,27 @@ use std::path::PathBuf;
 /// `SKILL.md`). Returns the program built from every rule that compiled,
 /// and every diagnostic.
 pub fn compile_paths(paths: &[PathBuf]) -> (ir::Program, Vec<Diagnostic>) {
-    let mut db = SourceDb::default();
-    let mut diags = Vec::new();
-    let files = skill::discover(paths, &mut db, &mut diags);
-    let (program, mut more) = ir::compile(db, &files);
-    diags.append(&mut more);
-    diagnostic::sort(&mut diags);
-    (program, diags)
+    compile_mixed(&[], paths)
 }
 
 /// Compiles skill files given as (name, text) pairs, such as the embedded
 /// default skills or editor buffers.
 pub fn compile_sources(sources: &[(String, String)]) -> (ir::Program, Vec<Diagnostic>) {
+    compile_mixed(sources, &[])
+}
+
+/// Compiles skill files held in memory (`sources`, (name, text) pairs such as
+/// the embedded default skills) together with the skill files found at
+/// `paths`, into one program: `check --add-skills` beside the shipped
+/// skills. Each file keeps its own [`source::FileId`], so every diagnostic
+/// points into the file it is about; a path named twice is read once.
+pub fn compile_mixed(sources: &[(String, String)], paths: &[PathBuf]) -> (ir::Program, Vec<Diagnostic>) {
     let mut db = SourceDb::default();
-    let files: Vec<_> = sources.iter().map(|(name, text)| db.add(std::path::Path::new(name), name.clone(), text.clone())).collect();
-    ir::compile(db, &files)
+    let mut diags = Vec::new();
+    let mut files: Vec<_> = sources.iter().map(|(name, text)| db.add(std::path::Path::new(name), name.clone(), text.clone())).collect();
+    files.extend(skill::discover(paths, &mut db, &mut diags));
+    let (program, mut more) = ir::compile(db, &files);
+    diags.append(&mut more);
+    diagnostic::sort(&mut diags);
+    (program, diags)
 }

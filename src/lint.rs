@@ -53,6 +53,18 @@ fn siblings(file: &Path) -> Vec<PathBuf> {
 /// sibling skills as context), runs the examples of the files asked about
 /// when none of them has an error, and returns their diagnostics.
 pub fn lint_paths(paths: &[PathBuf]) -> Lint {
+    lint(paths, false)
+}
+
+/// `lint --add-skills`: like [`lint_paths`], with the default skills as
+/// context too — `./skills` when it exists, else the shipped skills built
+/// into skillc — so a skill that extends an entity declared there compiles.
+/// Only the files at `paths` are reported on and only their examples run.
+pub fn lint_added(paths: &[PathBuf]) -> Lint {
+    lint(paths, true)
+}
+
+fn lint(paths: &[PathBuf], with_defaults: bool) -> Lint {
     let mut db = SourceDb::default();
     let mut hidden = Vec::new();
 
@@ -67,6 +79,18 @@ pub fn lint_paths(paths: &[PathBuf]) -> Lint {
     }
     covered.extend(paths.iter().filter(|p| !p.is_dir()).map(|p| canonical(p)));
     let mut context: Vec<PathBuf> = Vec::new();
+    let mut embedded: Vec<FileId> = Vec::new();
+    if with_defaults {
+        let local = Path::new("skills");
+        if local.is_dir() {
+            let mut below = Vec::new();
+            crate::skill::walk(local, &mut below);
+            below.sort();
+            context.extend(below.into_iter().filter(|f| covered.insert(canonical(f))));
+        } else {
+            embedded = crate::embedded::skills().into_iter().map(|(name, text)| db.add(Path::new(&name), name.clone(), text)).collect();
+        }
+    }
     for p in paths.iter().filter(|p| p.is_file()) {
         for s in siblings(p) {
             if covered.insert(canonical(&s)) {
@@ -74,7 +98,8 @@ pub fn lint_paths(paths: &[PathBuf]) -> Lint {
             }
         }
     }
-    let context_files = crate::skill::discover(&context, &mut db, &mut hidden);
+    let mut context_files = embedded;
+    context_files.extend(crate::skill::discover(&context, &mut db, &mut hidden));
 
     let mut diagnostics = Vec::new();
     let before = db.files().count();
@@ -89,7 +114,7 @@ pub fn lint_paths(paths: &[PathBuf]) -> Lint {
     let examples = if diagnostics.iter().any(Diagnostic::is_error) {
         examples::Outcome::default()
     } else {
-        examples::run(&program, if context.is_empty() { None } else { Some(&asked) })
+        examples::run(&program, if context_files.is_empty() { None } else { Some(&asked) })
     };
     diagnostics.extend(examples.diagnostics.iter().cloned());
     crate::diagnostic::sort(&mut diagnostics);

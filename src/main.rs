@@ -42,6 +42,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: LintFormat,
+        /// Lint these skill folders or files, compiled beside the default skills (./skills, else the shipped ones), which are not reported on (repeatable)
+        #[arg(long = "add-skills", value_name = "PATH", conflicts_with = "paths")]
+        add_skills: Vec<PathBuf>,
     },
     /// Run the examples of skill files: every ```jsonl example block
     Test {
@@ -49,6 +52,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: LintFormat,
+        /// Test these skill folders or files, compiled beside the default skills (./skills, else the shipped ones), whose examples are not run (repeatable)
+        #[arg(long = "add-skills", value_name = "PATH", conflicts_with = "paths")]
+        add_skills: Vec<PathBuf>,
     },
     /// List the compiled rules
     Rules {
@@ -56,6 +62,9 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Skill folders or files compiled together with the skills above (repeatable)
+        #[arg(long = "add-skills", value_name = "PATH")]
+        add_skills: Vec<PathBuf>,
     },
     /// Validate a JSON Lines dataset against the skills
     Check(skillc::check::cli::CheckArgs),
@@ -88,9 +97,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Lint { paths, format } => lint(paths, format, false),
-        Command::Test { paths, format } => lint(paths, format, true),
-        Command::Rules { paths, format } => rules(paths, format),
+        Command::Lint { paths, format, add_skills } => lint(paths, add_skills, format, false),
+        Command::Test { paths, format, add_skills } => lint(paths, add_skills, format, true),
+        Command::Rules { paths, format, add_skills } => rules(paths, add_skills, format),
         Command::Check(args) => skillc::check::cli::run(args),
         Command::Explain { code } => explain(code),
         Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
@@ -134,8 +143,8 @@ fn plural(n: usize, word: &str) -> String {
 }
 
 /// `lint` and `test`: the same diagnostics; `test` sums up the examples.
-fn lint(paths: Vec<PathBuf>, format: LintFormat, test: bool) -> Result<u8, String> {
-    let lint = skillc::lint::lint_paths(&default_paths(paths));
+fn lint(paths: Vec<PathBuf>, add_skills: Vec<PathBuf>, format: LintFormat, test: bool) -> Result<u8, String> {
+    let lint = if add_skills.is_empty() { skillc::lint::lint_paths(&default_paths(paths)) } else { skillc::lint::lint_added(&add_skills) };
     let (db, diags) = (&lint.program.db, &lint.diagnostics);
     let written = match format {
         LintFormat::Text => std::io::stderr().write_all(diagnostic::render_terminal(db, diags, std::io::stderr().is_terminal()).as_bytes()),
@@ -172,8 +181,8 @@ fn lint(paths: Vec<PathBuf>, format: LintFormat, test: bool) -> Result<u8, Strin
     Ok(if errors > 0 { 2 } else { 0 })
 }
 
-fn rules(paths: Vec<PathBuf>, format: Format) -> Result<u8, String> {
-    let (program, diags) = skillc::check::cli::load_skills(&paths)?;
+fn rules(paths: Vec<PathBuf>, add_skills: Vec<PathBuf>, format: Format) -> Result<u8, String> {
+    let (program, diags) = skillc::check::cli::load_skills(&paths, &add_skills)?;
     if diags.iter().any(Diagnostic::is_error) {
         print_diagnostics(&program.db, &diags, Format::Text)?;
         return Ok(2);
@@ -201,10 +210,14 @@ fn explain(code: Option<String>) -> Result<u8, String> {
         }
         Some(code) => match Code::named(&code) {
             Some(c) => {
-                println!("{}: {}", c.as_str(), c.summary());
+                print!("{}", c.explanation());
                 Ok(0)
             }
-            None => Err(format!("unknown diagnostic code `{code}`; `skillc explain` lists them")),
+            None => {
+                let hint =
+                    diagnostic::did_you_mean(&code, Code::ALL.iter().map(|c| c.as_str())).map_or(String::new(), |h| format!("; {h}"));
+                Err(format!("unknown diagnostic code `{code}`{hint}; `skillc explain` lists them"))
+            }
         },
     }
 }

@@ -112,10 +112,14 @@ impl Client {
     }
 }
 
+/// The test skills' rules have no examples: the warning is turned off in
+/// their frontmatter, as a user would (and as the server must honour).
+const ALLOW: &str = "metadata:\n  skillc-allow: rule-without-examples\n";
+
 /// An entity and one rule, in one skill.
 fn skill(name: &str, rule_id: &str, condition: &str) -> String {
     format!(
-        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n---\n\n# Test\n\n\
+        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n{ALLOW}---\n\n# Test\n\n\
          ```entity company\nkey id\ncollection companies\nid: string\nindustry: string\n\
          gross_margin: number\narr: number?\nowners: [{{id: string, stake: number}}]?\n\
          relation parents = owners.id -> company\nrelation subsidiaries = inverse parents\n```\n\n\
@@ -127,7 +131,7 @@ fn skill(name: &str, rule_id: &str, condition: &str) -> String {
 /// A skill that only holds a rule: its entity lives in another skill.
 fn rule_only(name: &str, rule_id: &str, condition: &str) -> String {
     format!(
-        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n---\n\n# Second\n\n\
+        "---\nname: {name}\ndescription: A test skill.\napplies_to: company\n{ALLOW}---\n\n# Second\n\n\
          - Another rule.\n  ```rule {rule_id}\n  {condition}\n  ```\n"
     )
 }
@@ -228,11 +232,14 @@ fn a_duplicate_id_across_two_in_memory_documents() {
     let clash = client.diagnostics(&second);
     assert_eq!(clash.len(), 1, "{clash:#?}");
     assert_eq!(clash[0]["code"], json!("duplicate-rule-id"));
-    assert_eq!(clash[0]["message"], json!("rule id `margin-range` is used twice"));
+    assert_eq!(
+        clash[0]["message"],
+        json!("rule id `margin-range` is used twice\nhelp: rename one of the rules; ids are unique across all skills")
+    );
     assert_eq!(range_start(&clash[0]), utf16_position(&second_text, "margin-range"));
     let related = &clash[0]["relatedInformation"][0];
     assert_eq!(related["location"]["uri"], json!(first));
-    assert_eq!(related["message"], json!("first used here"));
+    assert_eq!(related["message"], json!("first defined here"));
     assert_eq!(range_start(&related["location"]), utf16_position(&first_text, "margin-range"));
 
     // Renaming the rule in the *first* file clears the second one.
@@ -555,4 +562,31 @@ fn diagnostics_round_trip_latency() {
     println!("  fixed (compile and examples): {}", stats(fixed_times));
     println!("in-process skillc::compile_paths(skills/): {}", stats(compile));
     println!("in-process skillc::lint::lint_paths(skills/): {}", stats(lint));
+}
+
+#[test]
+fn a_skill_extending_the_shipped_entity_compiles_with_the_shipped_skills() {
+    // A user's skills folder, outside any `skills/`: the entity it extends
+    // is the shipped one, which the server brings in as context.
+    let dir = tempfile::tempdir().unwrap();
+    let doc = uri(&dir.path().join("mine/risk/SKILL.md"));
+    let text = "---\nname: risk\ndescription: Risk tiers.\napplies_to: company\n{ALLOW}---\n\n# Risk\n\n\
+                ```entity company extend\nrisk_tier: string?\n```\n\n\
+                - A bank states its risk tier.\n  ```rule bank-has-risk-tier\n  industry == \"Bank\" implies risk_teir is not null\n  ```\n"
+        .replace("{ALLOW}", ALLOW);
+    let mut client = Client::start(None);
+    client.open(&doc, &text);
+    // Only this file's problem: the shipped skills are context.
+    let diags = client.diagnostics(&doc);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0]["code"], json!("unknown-field"));
+    assert!(diags[0]["message"].as_str().unwrap().contains("did you mean `risk_tier`?"), "{}", diags[0]);
+
+    // The added field completes like a declared one, and the fix clears it.
+    let (line, col) = utf16_position(&text, "risk_teir");
+    let items = labels(&client.at("textDocument/completion", &doc, (line, col + 4)));
+    assert!(items.iter().any(|(l, _)| l == "risk_tier") && items.iter().any(|(l, _)| l == "industry"), "{items:?}");
+    client.change(&doc, 2, &text.replace("risk_teir", "risk_tier"));
+    assert_eq!(client.diagnostics(&doc), Vec::<Value>::new());
+    client.stop();
 }

@@ -16,6 +16,9 @@ pub struct CheckArgs {
     /// Skill folders or files (repeatable; default ./skills, else the shipped skills)
     #[arg(long = "skills", value_name = "PATH")]
     pub skills: Vec<PathBuf>,
+    /// Skill folders or files compiled together with the default skills (repeatable; --skills replaces them)
+    #[arg(long = "add-skills", value_name = "PATH")]
+    pub add_skills: Vec<PathBuf>,
     /// Output format: text for people, json for programs (JSON Lines)
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -77,17 +80,20 @@ pub enum FailOn {
     Empty,
 }
 
-/// Compiles the skills a command should use: the given paths; else
+/// Compiles the skills a command should use: the given `paths`; else
 /// `./skills` when it exists; else the shipped skills built into skillc.
-pub fn load_skills(paths: &[PathBuf]) -> Result<(Program, Vec<Diagnostic>), String> {
+/// The skills at `add` are compiled together with whichever of those is used
+/// (`--add-skills`: a user's skill beside the shipped ones).
+pub fn load_skills(paths: &[PathBuf], add: &[PathBuf]) -> Result<(Program, Vec<Diagnostic>), String> {
+    let with_added = |base: &[PathBuf]| -> Vec<PathBuf> { base.iter().chain(add).cloned().collect() };
     if !paths.is_empty() {
-        return Ok(crate::compile_paths(paths));
+        return Ok(crate::compile_paths(&with_added(paths)));
     }
     let local = PathBuf::from("skills");
     if local.is_dir() {
-        return Ok(crate::compile_paths(&[local]));
+        return Ok(crate::compile_paths(&with_added(&[local])));
     }
-    Ok(crate::compile_sources(&crate::embedded::skills()))
+    Ok(crate::compile_mixed(&crate::embedded::skills(), add))
 }
 
 fn file_size(path: &Path) -> Option<u64> {
@@ -196,7 +202,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     // (tests/hostile_data.rs `deep_nesting_is_a_json_rejection`).
     let threads = args.threads.map_or(0, |n| n.max(1)); // 0: one per core
     rayon::ThreadPoolBuilder::new().num_threads(threads).stack_size(16 << 20).build_global().map_err(|e| e.to_string())?;
-    let (mut program, diags) = load_skills(&args.skills)?;
+    let (mut program, diags) = load_skills(&args.skills, &args.add_skills)?;
     if diags.iter().any(Diagnostic::is_error) {
         let errors: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
         eprint!("{}", diagnostic::render_terminal(&program.db, &errors, std::io::stderr().is_terminal()));

@@ -66,22 +66,22 @@ pub fn render_sarif(db: &SourceDb, diagnostics: &[Diagnostic]) -> String {
         .iter()
         .map(|d| {
             let j = to_json(db, d);
+            let mut location = json!({ "artifactLocation": { "uri": file_uri(&j.file) } });
+            // A path without text (a directory) has no region: the result is about the artifact.
+            if d.has_snippet(db) {
+                location["region"] = json!({
+                    "startLine": j.line,
+                    "startColumn": j.column,
+                    "endLine": j.end_line,
+                    "endColumn": j.end_column,
+                });
+            }
             json!({
                 "ruleId": d.code.as_str(),
                 "ruleIndex": Code::ALL.iter().position(|c| *c == d.code).unwrap_or(0),
                 "level": level(d.severity),
                 "message": { "text": full_message(d) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": file_uri(&j.file) },
-                        "region": {
-                            "startLine": j.line,
-                            "startColumn": j.column,
-                            "endLine": j.end_line,
-                            "endColumn": j.end_column,
-                        }
-                    }
-                }],
+                "locations": [{ "physicalLocation": location }],
             })
         })
         .collect();
@@ -122,14 +122,16 @@ pub fn render_github(db: &SourceDb, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
         let j = to_json(db, d);
+        // A path without text (a directory) gets a file-level annotation.
+        let position = if d.has_snippet(db) {
+            format!(",line={},col={},endLine={},endColumn={}", j.line, j.column, j.end_line, j.end_column)
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "::{} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
+            "::{} file={}{position},title={}::{}\n",
             level(d.severity),
             escape_property(&j.file),
-            j.line,
-            j.column,
-            j.end_line,
-            j.end_column,
             escape_property(d.code.as_str()),
             escape_data(&full_message(d)),
         ));

@@ -1,5 +1,7 @@
-//! Stable kebab-case diagnostic codes, each documented once. The same text
-//! serves `skillc explain CODE`, editor hover and docs/diagnostics.md.
+//! Stable kebab-case diagnostic codes, each with a one-line summary here
+//! (SARIF's `shortDescription`, `skillc explain` without a code) and a
+//! section of docs/diagnostics.md, embedded below: the single source of what
+//! `skillc explain CODE` prints (the meaning, an example and the fix).
 
 macro_rules! codes {
     ($($variant:ident = $code:literal : $summary:literal;)*) => {
@@ -70,5 +72,89 @@ codes! {
     TableInvalid = "table-invalid": "a table mixes value types or is empty";
     NameConflict = "name-conflict": "a table, collection or binding shadows another name";
     ExampleInvalid = "example-invalid": "an example block is malformed: its info string (```jsonl example pass, fail or flag, then rule ids), a rule id it names, or a line that is not one JSON object";
+    UnknownValue = "unknown-value": "a string compared with a field is not among the values a rule allows for that field (a typo?)";
+    RuleWithoutExamples = "rule-without-examples": "no ```jsonl example block names the rule, so nothing shows that it accepts and rejects what it should";
     ExampleFailed = "example-failed": "an example company's outcome differs from what its block expects: the rule or the example is wrong";
+}
+
+impl Code {
+    /// The codes only ever reported as warnings: those `skillc-allow`
+    /// (docs/diagnostics.md) can turn off. Errors cannot be turned off.
+    pub fn can_be_allowed(self) -> bool {
+        matches!(
+            self,
+            Code::FrontmatterUnknownField
+                | Code::MetadataValueNotString
+                | Code::NoRules
+                | Code::MissingMessage
+                | Code::NeverHolds
+                | Code::NeverApplies
+                | Code::NameConflict
+                | Code::UnknownValue
+                | Code::RuleWithoutExamples
+        )
+    }
+}
+
+/// A code fence line: three or more backticks and at most an info word
+/// (prose that starts with inline code has more after it).
+fn is_fence(line: &str) -> bool {
+    let line = line.trim_end();
+    let rest = line.trim_start_matches('`');
+    line.len() - rest.len() >= 3 && !rest.contains([' ', '`'])
+}
+
+/// docs/diagnostics.md: one section per code, the single source of what
+/// `skillc explain CODE` prints (and of the language server's hover).
+const DOCS: &str = include_str!("../../docs/diagnostics.md");
+
+impl Code {
+    /// The code's section of docs/diagnostics.md, from its `## ` heading to
+    /// the next one.
+    pub fn docs_section(self) -> Option<&'static str> {
+        let heading = format!("## `{}`", self.as_str());
+        let at = DOCS.match_indices(&heading).map(|(i, _)| i).find(|&i| DOCS[i + heading.len()..].starts_with('\n'))?;
+        let rest = &DOCS[at + heading.len()..];
+        let end = rest.find("\n## ").map_or(rest.len(), |i| i + 1);
+        Some(&rest[..end])
+    }
+
+    /// What `skillc explain CODE` prints: the summary, then the code's
+    /// section of docs/diagnostics.md (when it is reported, an example, how
+    /// to fix it) with the code fences taken out and code indented.
+    pub fn explanation(self) -> String {
+        let mut out = format!("{}: {}\n", self.as_str(), self.summary());
+        let Some(section) = self.docs_section() else { return out };
+        let mut lines: Vec<String> = Vec::new();
+        // The lines of the code block being read, when in one.
+        let mut block: Option<Vec<String>> = None;
+        for line in section.lines() {
+            match (&mut block, is_fence(line)) {
+                (None, true) => block = Some(Vec::new()),
+                (None, false) => lines.push(line.to_string()),
+                (Some(code), false) => code.push(if line.is_empty() { String::new() } else { format!("    {line}") }),
+                (Some(code), true) => {
+                    // The section's own `$ skillc explain` block is the summary above.
+                    if !code.first().is_some_and(|l| l.trim_start().starts_with("$ skillc explain")) {
+                        lines.append(code);
+                    }
+                    block = None;
+                }
+            }
+        }
+        // Blank lines are collapsed (one follows the summary), none trail.
+        let mut previous_blank = false;
+        for line in lines {
+            let blank = line.trim().is_empty();
+            if !(blank && previous_blank) {
+                out.push_str(if blank { "" } else { &line });
+                out.push('\n');
+            }
+            previous_blank = blank;
+        }
+        while out.ends_with("\n\n") {
+            out.pop();
+        }
+        out
+    }
 }

@@ -81,6 +81,12 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+    /// Whether the primary span points into text: a diagnostic about a path
+    /// that has none (a directory, a missing or empty file) is about the
+    /// path itself, and is rendered without a snippet or a region.
+    pub fn has_snippet(&self, db: &crate::source::SourceDb) -> bool {
+        !db.get(self.primary.span.file).text.is_empty()
+    }
 }
 
 /// "did you mean `x`?" for the closest of `candidates`, when one is close.

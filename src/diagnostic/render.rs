@@ -51,7 +51,10 @@ pub fn render_terminal(db: &SourceDb, diagnostics: &[Diagnostic], color: bool) -
             Severity::Error => cs::Severity::Error,
             Severity::Warning => cs::Severity::Warning,
         };
-        let mut labels = vec![cs::Label::primary(d.primary.span.file, d.primary.span.range()).with_message(&d.primary.message)];
+        let mut labels = Vec::new();
+        if d.has_snippet(db) {
+            labels.push(cs::Label::primary(d.primary.span.file, d.primary.span.range()).with_message(&d.primary.message));
+        }
         labels.extend(d.secondary.iter().map(|l| cs::Label::secondary(l.span.file, l.span.range()).with_message(&l.message)));
         let diagnostic = cs::Diagnostic::new(severity)
             .with_code(d.code.as_str())

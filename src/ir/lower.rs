@@ -805,7 +805,8 @@ impl<'a> Lowerer<'a> {
                 if let Some(h) = did_you_mean(other, FUNCTIONS.iter().copied()) {
                     d = d.with_help(h);
                 }
-                self.diags.push(d);
+                let names: Vec<String> = FUNCTIONS.iter().map(|f| format!("`{f}`")).collect();
+                self.diags.push(d.with_help(format!("the functions are {}", names.join(", "))));
                 for a in args {
                     self.lower(a);
                 }

@@ -8,6 +8,7 @@
 pub mod expr;
 pub mod lower;
 pub mod schema;
+mod values;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::skill::{self, BlockKind, SkillFile};
@@ -171,8 +172,8 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
     let mut entity_blocks = Vec::new();
     for s in &skills {
         for block in &s.blocks {
-            if let BlockKind::Entity { name } = &block.kind {
-                let Some((name, _)) = name else {
+            if let BlockKind::Entity { name, modifier } = &block.kind {
+                let Some((name, name_span)) = name else {
                     diags.push(Diagnostic::error(
                         Code::EntityInvalid,
                         block.span,
@@ -180,8 +181,30 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
                     ));
                     continue;
                 };
+                let extend = match modifier {
+                    None => false,
+                    Some((word, _)) if word == "extend" => true,
+                    Some((word, span)) => {
+                        let d = Diagnostic::error(Code::EntityInvalid, *span, format!("unexpected `{word}` after the entity name"));
+                        let help = if name == "extend" {
+                            format!("the entity's name comes first: ```entity {word} extend")
+                        } else {
+                            crate::diagnostic::did_you_mean(word, ["extend"]).unwrap_or_else(|| {
+                                format!("write ```entity {name} to declare the entity, or ```entity {name} extend to add fields to it")
+                            })
+                        };
+                        diags.push(d.with_help(help));
+                        continue;
+                    }
+                };
                 match syntax::parse_entity(block) {
-                    Ok(items) => entity_blocks.push(schema::EntityBlock { name: name.clone(), span: block.span, items }),
+                    Ok(items) => entity_blocks.push(schema::EntityBlock {
+                        name: name.clone(),
+                        name_span: *name_span,
+                        span: block.span,
+                        items,
+                        extend,
+                    }),
                     Err(d) => diags.push(*d),
                 }
             }
@@ -300,7 +323,8 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             if let Some(first) = seen.get(&id) {
                 diags.push(
                     Diagnostic::error(Code::DuplicateRuleId, id_span, format!("rule id `{id}` is used twice"))
-                        .with_secondary(*first, "first used here"),
+                        .with_secondary(*first, "first defined here")
+                        .with_help("rename one of the rules; ids are unique across all skills"),
                 );
                 continue;
             }
@@ -420,8 +444,40 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             });
         }
     }
+    values::check(&db, &schema, &tables, &rules, &mut diags);
+    warn_untested(&skills, &rules, &mut diags);
+    allow(&skills, &mut diags);
     crate::diagnostic::sort(&mut diags);
     (Program { db, schema, tables, regexes, rules, examples }, diags)
+}
+
+/// `rule-without-examples`: a compiled rule that no example block names.
+fn warn_untested(skills: &[SkillFile], rules: &[Rule], diags: &mut Vec<Diagnostic>) {
+    let named: std::collections::HashSet<&str> = skills
+        .iter()
+        .flat_map(|s| &s.blocks)
+        .filter_map(|b| if let BlockKind::Example { expectation: Ok(e) } = &b.kind { Some(&e.rules) } else { None })
+        .flatten()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    for rule in rules.iter().filter(|r| !named.contains(r.id.as_str())) {
+        diags.push(
+            Diagnostic::warning(Code::RuleWithoutExamples, rule.span, format!("no example names rule `{}`", rule.id))
+                .with_help(format!(
+                    "add ```jsonl example pass {0} and ```jsonl example fail {0} blocks with companies it accepts and rejects",
+                    rule.id
+                ))
+                .with_help("or turn the warning off for this file: `skillc-allow: rule-without-examples` under `metadata`"),
+        );
+    }
+}
+
+/// Drops the warnings a file turns off with `metadata: skillc-allow`.
+fn allow(skills: &[SkillFile], diags: &mut Vec<Diagnostic>) {
+    if skills.iter().all(|s| s.frontmatter.allow.is_empty()) {
+        return;
+    }
+    diags.retain(|d| d.is_error() || !skills.iter().any(|s| s.file == d.primary.span.file && s.frontmatter.allow.contains(&d.code)));
 }
 
 /// Resolves the rule ids an example names and checks that its verdict fits

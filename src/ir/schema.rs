@@ -202,19 +202,104 @@ fn fields_of(decls: &[ast::FieldDecl], diags: &mut Vec<Diagnostic>) -> Vec<Field
 /// One parsed ```entity block, before relations are resolved across blocks.
 pub struct EntityBlock {
     pub name: String,
+    /// The name on the fence line.
+    pub name_span: Span,
     pub span: Span,
     pub items: Vec<EntityItem>,
+    /// ```entity <name> extend: adds to an entity declared elsewhere.
+    pub extend: bool,
+}
+
+/// A field's type in words, `?` included: "an optional number".
+fn describe_field(f: &Field) -> String {
+    let ty = f.ty.describe();
+    if f.optional {
+        format!("an optional {}", ty.trim_start_matches("an ").trim_start_matches("a "))
+    } else {
+        ty
+    }
+}
+
+/// Adds the items of an ```entity <name> extend block to the entity it
+/// names: new fields are appended, a field declared again must have the
+/// same type, summary fields are added; relations and graphs are resolved
+/// with the declarations' (the caller queues them).
+fn extend(schema: &mut Schema, block: &EntityBlock, diags: &mut Vec<Diagnostic>) -> Option<EntityId> {
+    let Some(id) = schema.entity_by_name(&block.name) else {
+        let mut d = Diagnostic::error(
+            Code::EntityInvalid,
+            block.name_span,
+            format!("this block extends `{}`, which no ```entity block declares", block.name),
+        );
+        d = match did_you_mean(&block.name, schema.entities.iter().map(|e| e.name.as_str())) {
+            Some(h) => d.with_help(h),
+            None => d.with_help(format!("declare the entity with ```entity {}, or extend one that is declared", block.name)),
+        };
+        diags.push(d);
+        return None;
+    };
+    let decls: Vec<ast::FieldDecl> =
+        block.items.iter().filter_map(|i| if let EntityItem::Field(f) = i { Some(f.clone()) } else { None }).collect();
+    let added = fields_of(&decls, diags);
+    let entity = &mut schema.entities[id.0 as usize];
+    for field in added {
+        match entity.fields.iter().find(|f| f.name == field.name) {
+            Some(first) if first.ty == field.ty && first.optional == field.optional => {}
+            Some(first) => diags.push(
+                Diagnostic::error(
+                    Code::EntityInvalid,
+                    field.span,
+                    format!(
+                        "field `{}` of `{}` is {}, but this extension declares {}",
+                        field.name,
+                        entity.name,
+                        describe_field(first),
+                        describe_field(&field)
+                    ),
+                )
+                .with_secondary(first.span, "declared here")
+                .with_help("an extension adds fields; declare the field with its original type, or give the new field another name"),
+            ),
+            None => entity.fields.push(field),
+        }
+    }
+    for item in &block.items {
+        match item {
+            EntityItem::Key(name) | EntityItem::Collection(name) => {
+                let what = if matches!(item, EntityItem::Key(_)) { "key" } else { "collection" };
+                diags.push(
+                    Diagnostic::error(
+                        Code::EntityInvalid,
+                        name.span,
+                        format!("an extension of `{}` cannot declare its `{what}`", entity.name),
+                    )
+                    .with_help(format!(
+                        "the `{what}` line belongs to the declaration; an extension adds fields, summary fields, relations and graphs"
+                    )),
+                );
+            }
+            EntityItem::Summary(name) => match entity.fields.iter().position(|f| f.name == name.text) {
+                Some(i) if !entity.summary.contains(&FieldId(i as u32)) => entity.summary.push(FieldId(i as u32)),
+                Some(_) => {}
+                None => diags.push(unknown_field(name, entity)),
+            },
+            _ => {}
+        }
+    }
+    Some(id)
 }
 
 /// Builds the schema from every ```entity block of every skill.
 pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
     let mut schema = Schema::default();
     let mut pending = Vec::new();
+    let (extensions, blocks): (Vec<EntityBlock>, Vec<EntityBlock>) = blocks.into_iter().partition(|b| b.extend);
     for block in blocks {
         if let Some(first) = schema.entities.iter().find(|e| e.name == block.name) {
             diags.push(
                 Diagnostic::error(Code::EntityDuplicate, block.span, format!("entity `{}` is declared twice", block.name))
-                    .with_secondary(first.span, "first declared here"),
+                    .with_secondary(first.span, "first declared here")
+                    .with_help(format!("to add fields to it from this skill, write ```entity {} extend", block.name)),
             );
             continue;
         }
@@ -257,6 +342,12 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
         }
         schema.entities.push(entity);
         pending.push((id, block.items));
+    }
+    // Extensions, once every entity is declared (in whichever file).
+    for block in extensions {
+        if let Some(id) = extend(&mut schema, &block, diags) {
+            pending.push((id, block.items));
+        }
     }
     // Relations may name entities declared in other blocks: resolve them last.
     for (id, items) in &pending {

@@ -335,13 +335,18 @@ fn range(db: &SourceDb, span: Span) -> lsp::Range {
 }
 
 fn location(workspace: &Workspace, db: &SourceDb, span: Span) -> Option<lsp::Location> {
-    let uri = uri_of(workspace, &db.get(span.file).path).parse().ok()?;
+    let path = &db.get(span.file).path;
+    // The shipped skills compiled as context are in the binary, not on disk.
+    if !path.is_absolute() {
+        return None;
+    }
+    let uri = uri_of(workspace, path).parse().ok()?;
     Some(lsp::Location { uri, range: range(db, span) })
 }
 
 /// The LSP form of a diagnostic: `lint`'s code, message and span. Help
 /// lines follow the message as in `lint`'s terminal output; secondary
-/// labels ("first used here") become related information.
+/// labels ("first defined here") become related information.
 fn to_lsp_diagnostic(workspace: &Workspace, db: &SourceDb, d: &Diagnostic) -> lsp::Diagnostic {
     let mut message = d.message.clone();
     for help in &d.help {

@@ -118,23 +118,28 @@ impl Workspace {
         let mut db = SourceDb::default();
         let mut diags = Vec::new();
         let mut files = Vec::new();
-        for path in &paths {
-            let name = self.display_name(path);
-            match self.documents.get(path) {
-                Some(doc) => files.push(db.add(path, name, doc.text.clone())),
-                None => match std::fs::read_to_string(path) {
-                    Ok(text) => files.push(db.add(path, name, text)),
-                    // `lint`'s own loading reports invalid UTF-8 or an
-                    // unreadable file.
-                    Err(_) => files.extend(skill::discover(std::slice::from_ref(path), &mut db, &mut diags)),
-                },
+        let texts: Vec<Option<String>> =
+            paths.iter().map(|p| self.documents.get(p).map(|d| d.text.clone()).or_else(|| std::fs::read_to_string(p).ok())).collect();
+        let context = shipped_context(texts.iter().flatten());
+        let context_files: Vec<FileId> = context.into_iter().map(|(name, text)| db.add(Path::new(&name), name.clone(), text)).collect();
+        for (path, text) in paths.iter().zip(texts) {
+            match text {
+                Some(text) => files.push(db.add(path, self.display_name(path), text)),
+                // `lint`'s own loading reports invalid UTF-8 or an
+                // unreadable file.
+                None => files.extend(skill::discover(std::slice::from_ref(path), &mut db, &mut diags)),
             }
         }
-        let (program, mut more) = ir::compile(db, &files);
+        let own = files.clone();
+        let all: Vec<FileId> = context_files.iter().chain(&files).copied().collect();
+        let (program, mut more) = ir::compile(db, &all);
         diags.append(&mut more);
+        // The shipped skills are context: their diagnostics are not this root's.
+        diags.retain(|d| !context_files.contains(&d.primary.span.file));
         // As `lint` does: the examples run when nothing has an error.
         if !diags.iter().any(Diagnostic::is_error) {
-            diags.extend(examples::run(&program, None).diagnostics);
+            let only = (!context_files.is_empty()).then_some(own.as_slice());
+            diags.extend(examples::run(&program, only).diagnostics);
         }
         diagnostic::sort(&mut diags);
         Compiled { program, diagnostics: diags }
@@ -150,6 +155,45 @@ impl Workspace {
     pub fn file(&self, path: &Path) -> Option<(&Compiled, FileId)> {
         let compiled = self.compiled.get(&skill_root(path))?;
         Some((compiled, compiled.file_of(path)?))
+    }
+}
+
+/// The names of the entities a skill file's text declares and extends.
+fn entities_of(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut declared, mut extended) = (Vec::new(), Vec::new());
+    let Ok((_, body)) = skill::frontmatter::split(text) else { return (declared, extended) };
+    for block in skill::markdown::extract(FileId(0), text, body) {
+        if let skill::BlockKind::Entity { name: Some((name, _)), modifier } = block.kind {
+            match modifier {
+                None => declared.push(name),
+                Some((word, _)) if word == "extend" => extended.push(name),
+                Some(_) => {}
+            }
+        }
+    }
+    (declared, extended)
+}
+
+/// The shipped skills, when a skill of the root (`texts`) extends an entity
+/// that no file of the root declares but a shipped skill does (a user's own
+/// skills beside the shipped `company`): the root then compiles with them
+/// as context, as `skillc lint --add-skills` does.
+fn shipped_context<'a>(texts: impl Iterator<Item = &'a String>) -> Vec<(String, String)> {
+    let (mut declared, mut extended) = (Vec::new(), Vec::new());
+    for text in texts {
+        let (d, e) = entities_of(text);
+        declared.extend(d);
+        extended.extend(e);
+    }
+    extended.retain(|e| !declared.contains(e));
+    if extended.is_empty() {
+        return Vec::new();
+    }
+    let shipped = crate::embedded::skills();
+    if shipped.iter().any(|(_, text)| entities_of(text).0.iter().any(|d| extended.contains(d))) {
+        shipped
+    } else {
+        Vec::new()
     }
 }
 

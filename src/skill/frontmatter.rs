@@ -12,7 +12,12 @@ pub struct Frontmatter {
     pub applies_to: Option<(String, Span)>,
     /// Where the frontmatter is (its opening line when it has no content).
     pub span: Option<Span>,
+    /// Warning codes this file turns off: `metadata: skillc-allow: "a b"`.
+    pub allow: Vec<Code>,
 }
+
+/// The `metadata` key that turns warnings off for one file.
+pub const ALLOW_KEY: &str = "skillc-allow";
 
 /// Splits `text` into frontmatter (YAML between `---` lines) and body.
 /// Returns the YAML byte range and the body start.
@@ -157,6 +162,8 @@ pub fn check(file: FileId, text: &str, folder: Option<&str>, diags: &mut Vec<Dia
                         Diagnostic::warning(Code::MetadataValueNotString, key_span("metadata"), format!("`metadata.{k}` is not a string"))
                             .with_help("quote the value so it stays a string"),
                     );
+                } else if let (ALLOW_KEY, Yaml::String(codes)) = (k.as_str(), v) {
+                    fm.allow = allowed_codes(codes, key_span("metadata"), diags);
                 }
             }
         }
@@ -185,6 +192,35 @@ pub fn check(file: FileId, text: &str, folder: Option<&str>, diags: &mut Vec<Dia
     }
     let _ = yaml::is_null;
     (fm, body_start)
+}
+
+/// The codes of a `skillc-allow` value (separated by spaces or commas);
+/// a word that is not a warning code is reported and ignored.
+fn allowed_codes(text: &str, span: Span, diags: &mut Vec<Diagnostic>) -> Vec<Code> {
+    let mut codes = Vec::new();
+    for word in text.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        match Code::named(word) {
+            Some(code) if code.can_be_allowed() => codes.push(code),
+            Some(_) => diags.push(Diagnostic::warning(
+                Code::MetadataInvalid,
+                span,
+                format!("`{ALLOW_KEY}` names `{word}`, an error, which cannot be turned off"),
+            )),
+            None => {
+                let mut d = Diagnostic::warning(
+                    Code::MetadataInvalid,
+                    span,
+                    format!("`{ALLOW_KEY}` names `{word}`, which is not a diagnostic code"),
+                );
+                let warnings = Code::ALL.iter().filter(|c| c.can_be_allowed()).map(|c| c.as_str());
+                if let Some(h) = crate::diagnostic::did_you_mean(word, warnings) {
+                    d = d.with_help(h);
+                }
+                diags.push(d.with_help("`skillc explain` lists the codes"));
+            }
+        }
+    }
+    codes
 }
 
 /// Why `name` breaks the naming convention, if it does.

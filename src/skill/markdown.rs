@@ -9,8 +9,9 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 pub enum BlockKind {
     /// ```rule <id>
     Rule { id: Option<(String, Span)> },
-    /// ```entity <name>
-    Entity { name: Option<(String, Span)> },
+    /// ```entity <name>, or ```entity <name> extend (adds fields to an
+    /// entity declared elsewhere): `modifier` is the word after the name.
+    Entity { name: Option<(String, Span)>, modifier: Option<(String, Span)> },
     /// ```table <name>
     Table { name: Option<(String, Span)> },
     /// ```jsonl example pass|fail|flag [rule ids]: example companies, one
@@ -276,8 +277,8 @@ fn info_words(text: &str, range: std::ops::Range<usize>) -> Vec<(&str, usize)> {
     words
 }
 
-/// Reads a fence's info string: `rule <id>`, `entity <name>`, `table <name>`,
-/// `jsonl example <verdict> <ids>`.
+/// Reads a fence's info string: `rule <id>`, `entity <name>`,
+/// `entity <name> extend`, `table <name>`, `jsonl example <verdict> <ids>`.
 fn classify(file: FileId, text: &str, info: &str, range: std::ops::Range<usize>) -> Option<BlockKind> {
     let mut info_words_read = info.split_whitespace();
     let first = info_words_read.next()?;
@@ -290,7 +291,10 @@ fn classify(file: FileId, text: &str, info: &str, range: std::ops::Range<usize>)
     let named = || second.map(|w| (w.to_string(), words.get(1).map_or(fence, |&word| span(word))));
     match first {
         "rule" => Some(BlockKind::Rule { id: named() }),
-        "entity" => Some(BlockKind::Entity { name: named() }),
+        "entity" => {
+            let modifier = info_words_read.next().map(|w| (w.to_string(), words.get(2).map_or(fence, |&word| span(word))));
+            Some(BlockKind::Entity { name: named(), modifier })
+        }
         "table" => Some(BlockKind::Table { name: named() }),
         "jsonl" if second == Some("example") => {
             let example_span = words.get(1).map_or(fence, |&w| span(w));

@@ -82,8 +82,11 @@ pub struct Input {
 
 /// Expands command-line paths: a directory means every `SKILL.md` below it;
 /// a file is taken as it is. Missing paths become `io-error` diagnostics.
+/// A file reached twice (a folder and a file in it, say) is read once.
 pub fn discover(paths: &[PathBuf], db: &mut SourceDb, diags: &mut Vec<Diagnostic>) -> Vec<FileId> {
     let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut first_time = |p: &Path| seen.insert(p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
@@ -93,8 +96,8 @@ pub fn discover(paths: &[PathBuf], db: &mut SourceDb, diags: &mut Vec<Diagnostic
                 let id = db.add(path, path.display().to_string(), String::new());
                 diags.push(Diagnostic::warning(Code::Io, Span::new(id, 0, 0), format!("no SKILL.md below `{}`", path.display())));
             }
-            files.extend(found.into_iter().filter_map(|p| load(&p, db, diags)));
-        } else {
+            files.extend(found.into_iter().filter(|p| first_time(p)).filter_map(|p| load(&p, db, diags)));
+        } else if first_time(path) {
             files.extend(load(path, db, diags));
         }
     }
