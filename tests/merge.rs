@@ -182,3 +182,42 @@ fn merge_needs_a_base() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--base"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn near_duplicates_are_counted_under_the_entity_fingerprint() {
+    // The shipped entity: `fingerprint all but id, name`.
+    let base_twin = {
+        let mut c = sample()[0].clone();
+        c["id"] = "twin-of-the-first".into();
+        c["name"] = "Another Name".into();
+        c
+    };
+    let a = company("orig");
+    let mut respelt = company("copy");
+    respelt["employee_count"] = json!(400.0); // the same number
+    let other = company("other");
+    let mut other = other;
+    other["employee_count"] = 401.into();
+    let d = setup(&[a, respelt, other, base_twin]);
+    let out = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--format", "json", "--scores"], &d.path);
+    let s = &cli::json_lines(&out).pop().unwrap()["scores"];
+    let nd = &s["near_duplicates"];
+    assert_eq!(nd["fingerprint"], "all fields but id, name");
+    assert_eq!(nd["lines"], json!([2, 4]), "the respelt copy and the base's twin: {nd}");
+    assert_eq!(nd["share"], json!(0.5));
+    let text = skillc(&["check", "batch.jsonl", "--base", "data.jsonl", "--scores"], &d.path);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("2 near-duplicates"), "{}", String::from_utf8_lossy(&text.stdout));
+}
+
+#[test]
+fn a_fingerprint_naming_no_field_is_an_error_on_that_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("things")).unwrap();
+    let skill = "---\nname: things\ndescription: Things.\napplies_to: thing\n---\n\n```entity thing\nkey id\nfingerprint all but id, nmae\nid: string\nname: string\n```\n";
+    std::fs::write(dir.path().join("things/SKILL.md"), skill).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillc")).args(["lint", "--format", "json"]).arg(dir.path()).output().unwrap();
+    let diags = cli::json_lines(&out);
+    let d = diags.iter().find(|d| d["code"] == "unknown-field").unwrap_or_else(|| panic!("{diags:?}"));
+    assert_eq!(d["line"], 9, "{d}");
+    assert!(d.to_string().contains("name"), "a did-you-mean: {d}");
+}

@@ -265,6 +265,14 @@ fn extend(schema: &mut Schema, block: &EntityBlock, diags: &mut Vec<Diagnostic>)
     }
     for item in &block.items {
         match item {
+            EntityItem::Fingerprint { span, .. } => diags.push(
+                Diagnostic::error(
+                    Code::EntityInvalid,
+                    *span,
+                    format!("an extension of `{}` cannot declare its `fingerprint`", entity.name),
+                )
+                .with_help("the `fingerprint` line belongs to the declaration"),
+            ),
             EntityItem::Key(name) | EntityItem::Collection(name) => {
                 let what = if matches!(item, EntityItem::Key(_)) { "key" } else { "collection" };
                 diags.push(
@@ -334,6 +342,20 @@ pub fn build(blocks: Vec<EntityBlock>, diags: &mut Vec<Diagnostic>) -> Schema {
                     Some(i) => entity.summary.push(FieldId(i as u32)),
                     None => diags.push(unknown_field(name, &entity)),
                 },
+                EntityItem::Fingerprint { but, span } => {
+                    if entity.fingerprint.is_some() {
+                        diags.push(Diagnostic::error(
+                            Code::EntityInvalid,
+                            *span,
+                            format!("entity `{}` has a second `fingerprint` line", entity.name),
+                        ));
+                        continue;
+                    }
+                    for name in but.iter().filter(|n| !entity.fields.iter().any(|f| f.name == n.text)) {
+                        diags.push(unknown_field(name, &entity));
+                    }
+                    entity.fingerprint = Some(but.iter().map(|n| n.text.clone()).collect());
+                }
                 _ => {}
             }
         }

@@ -185,9 +185,22 @@ pub enum EntityItem {
     Key(Name),
     Collection(Name),
     Summary(Name),
+    /// `fingerprint all but a, b`: the fields left out.
+    Fingerprint {
+        but: Vec<Name>,
+        span: Span,
+    },
     Field(FieldDecl),
-    Relation { name: Name, def: RelationDef, span: Span },
-    Graph { name: Name, relation: Name, span: Span },
+    Relation {
+        name: Name,
+        def: RelationDef,
+        span: Span,
+    },
+    Graph {
+        name: Name,
+        relation: Name,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -247,9 +247,13 @@ pub fn expected_words(rules: &[Rule]) -> Vec<&'static str> {
             }
             Rule::type_expr | Rule::scalar_type | Rule::list_type | Rule::object_type => "a type like `number` or `[string]`",
             Rule::field_decl => "a field like `name: string`",
-            Rule::key_decl | Rule::collection_decl | Rule::summary_decl | Rule::relation_decl | Rule::graph_decl => {
-                "a declaration (`key`, `collection`, `relation`, `graph` or a field)"
-            }
+            Rule::key_decl
+            | Rule::collection_decl
+            | Rule::summary_decl
+            | Rule::fingerprint_decl
+            | Rule::relation_decl
+            | Rule::graph_decl => "a declaration (`key`, `collection`, `summary`, `fingerprint`, `relation`, `graph` or a field)",
+            Rule::kw_but => "`but`",
             Rule::relation_path => "a path like `list.field`",
             Rule::inverse_of => "`inverse`",
             Rule::table_entry => "an entry like `\"NYSE\": /[A-Z]{1,4}/`",
@@ -723,6 +727,10 @@ pub fn parse_entity(block: &Block) -> Result<Vec<EntityItem>> {
             Rule::key_decl => items.push(EntityItem::Key(ctx.name(last_ident(pair)))),
             Rule::collection_decl => items.push(EntityItem::Collection(ctx.name(last_ident(pair)))),
             Rule::summary_decl => items.push(EntityItem::Summary(ctx.name(last_ident(pair)))),
+            Rule::fingerprint_decl => {
+                let but = pair.into_inner().filter(|p| p.as_rule() == Rule::ident).map(|p| ctx.name(p)).collect();
+                items.push(EntityItem::Fingerprint { but, span });
+            }
             Rule::graph_decl => {
                 let mut ids = pair.into_inner().filter(|p| p.as_rule() == Rule::ident);
                 let name = ctx.name(ids.next().expect("graph name"));
