@@ -42,9 +42,12 @@ fn field_read(schema: &Schema, rule_entity: EntityId, e: &Expr) -> Option<(Entit
 }
 
 /// The conditions a rule requires whenever it applies: the conjuncts of its
-/// body, and of the branches of a top-level `if` or `implies`.
+/// body, and of the branches of a top-level `if` or `implies`; of
+/// `f is null or test` (an optional field's guard), the test.
 fn required<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     match &e.kind {
+        ExprKind::Or(a, b) if is_null_test(a) => required(b, out),
+        ExprKind::Or(a, b) if is_null_test(b) => required(a, out),
         ExprKind::And(a, b) => {
             required(a, out);
             required(b, out);
@@ -56,6 +59,11 @@ fn required<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
         }
         _ => out.push(e),
     }
+}
+
+/// `x is null`.
+fn is_null_test(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::IsNull { negated: false, .. })
 }
 
 fn declared_sets(schema: &Schema, tables: &[Table], rules: &[Rule]) -> Vec<Declared> {
@@ -166,11 +174,15 @@ pub fn check(db: &SourceDb, schema: &Schema, tables: &[Table], rules: &[Rule], d
         let mut reported: Vec<(String, Span)> = Vec::new();
         for (read, literal, span) in found {
             let Some((entity, field)) = field_read(schema, rule.entity, read) else { continue };
-            // Every set declared for the field, but the test being read
-            // (a declaration does not check itself). A value any of them
-            // allows is known: two rules may allow different values under
+            // A declaring test declares: it is not checked (against itself
+            // or the others, which may hold under other conditions).
+            if sets.iter().any(|s| s.test == span) {
+                continue;
+            }
+            // Every set declared for the field. A value any of them allows
+            // is known: two rules may allow different values under
             // different conditions.
-            let declaring: Vec<&Declared> = sets.iter().filter(|s| s.entity == entity && s.field == field && s.test != span).collect();
+            let declaring: Vec<&Declared> = sets.iter().filter(|s| s.entity == entity && s.field == field).collect();
             let Some(first) = declaring.first() else { continue };
             if declaring.iter().any(|s| s.values.contains(&literal)) || reported.contains(&(literal.clone(), span)) {
                 continue;
