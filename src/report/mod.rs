@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 /// The version of the JSON Lines output of `check`.
 pub const OUTPUT_VERSION: u32 = 1;
+/// The additions within `OUTPUT_VERSION` (docs/output-schema.md, Versions).
+pub const MINOR_VERSION: u32 = 1;
 
 fn location(program: &Program, span: crate::source::Span) -> Value {
     let (line, column) = program.db.position(span);
@@ -193,6 +195,7 @@ pub fn summary_json(report: &Report, warnings: &[Warning]) -> Value {
         "dataset_findings": report.dataset.len(),
         "counts": s.tallies,
         "warnings": warnings,
+        "minor_version": MINOR_VERSION,
     })
 }
 
