@@ -88,6 +88,33 @@ fn when_every_way_breaks_a_rule_each_says_which() {
 }
 
 #[test]
+fn a_way_only_words_express_is_kept_unchecked_before_one_that_breaks_a_rule() {
+    // Stakes adding up to more than the whole: no single field edit says
+    // which stake to lower, so the way out is a sentence without edits.
+    let over = MANUFACTURER_WITH_ARR
+        .replace("\"arr\":5000000", "\"arr\":null,\"owners\":[{\"id\":\"aos-a\",\"stake\":0.6},{\"id\":\"aos-b\",\"stake\":0.45}]");
+    // A listing on an exchange the ticker table does not know: saying which
+    // exchange takes words; going private breaks `private-has-no-listing`.
+    let unknown = MANUFACTURER_WITH_ARR
+        .replace("\"arr\":5000000", "\"arr\":null")
+        .replace("\"public\":false,\"exchange\":null,\"ticker\":null", "\"public\":true,\"exchange\":\"SIX\",\"ticker\":\"ABC\"");
+    let found = check_lines(&[over, unknown]);
+    let r = reason(&found[&1], "stakes-at-most-whole");
+    let hints = r["hints"].as_array().unwrap_or_else(|| panic!("the way is listed: {r}"));
+    assert_eq!(hints.len(), 1, "{r}");
+    assert_eq!(hints[0]["edits"], json!([]), "{r}");
+    assert!(hints[0].get("conflicts").is_none(), "not re-checked (the unchanged record fails again): {r}");
+    assert_eq!(r["hint"], hints[0]["text"]);
+    let r = reason(&found[&2], "public-listing-valid");
+    let hints = r["hints"].as_array().unwrap();
+    assert_eq!(hints[0]["edits"], json!([]), "not re-checked comes before a way that breaks a rule: {r}");
+    let last = hints.last().unwrap();
+    assert_eq!(last["edits"], json!([{"field": "public", "op": "==", "value": false}]), "{r}");
+    assert_eq!(last["conflicts"], json!(["private-has-no-listing"]), "{r}");
+    assert_eq!(r["hint"], hints[0]["text"]);
+}
+
+#[test]
 fn the_text_report_lists_every_way_out() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.jsonl");

@@ -659,7 +659,7 @@ impl<'d> Ways<'d> {
             ExprKind::Agg { agg: agg @ (Agg::All | Agg::Any), var, source, filter, body: Some(body) } if (*agg == Agg::All) == want => {
                 // `all` fails on its false elements, `not any` on its true
                 // ones: each is repaired, in one way out.
-                let looking_for = Some(*agg != Agg::All);
+                let looking_for = *agg != Agg::All;
                 let source_val = env.eval(source);
                 let source_text = written(self.db, source, &self.bindings);
                 let source_path = self.path(env, source).map(|(p, _)| p);
@@ -672,7 +672,7 @@ impl<'d> Ways<'d> {
                         }
                     }
                     env.vars[var.0 as usize] = el.body.clone();
-                    if env.truth(body) != looking_for {
+                    if env.truth(body) != Some(looking_for) {
                         continue;
                     }
                     if parts.len() == MAX_ELEMENTS {
@@ -689,7 +689,7 @@ impl<'d> Ways<'d> {
                         }
                         _ => false,
                     };
-                    parts.push(self.ways(env, body, !looking_for.unwrap_or(false)));
+                    parts.push(self.ways(env, body, !looking_for));
                     if bound {
                         self.paths.pop();
                     }
@@ -901,21 +901,83 @@ fn verdicts(c: &Compiled, line: &[u8], known: Option<(&[bool], u64)>) -> Option<
     Some((fails, schema))
 }
 
-/// Re-checks the record `line` with each alternative of rule `rule`'s
-/// failure applied, then orders them: those that break no other reject
-/// rule first (the ones that break one are dropped when such a clean one
-/// exists), then those not re-checked, then those that break rules (fewest
-/// first); within each, those that also repair more of the record's other
-/// failing reject rules first, then the cheaper. An alternative after
-/// which the rule still fails is dropped.
-pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: &mut Vec<Alternative>) {
-    let Ok(record) = serde_json::from_slice::<Value>(line) else { return };
-    let Some((before, schema_before)) = verdicts(c, line, None) else { return };
+/// A record before any edit: its line parsed, and what its record-local
+/// rules found (per rule of `Compiled::local_rules`, whether it failed; the
+/// schema bits of the fields that failed the schema).
+pub struct Before<'l> {
+    pub line: &'l [u8],
+    pub record: serde_json::Map<String, Value>,
+    pub fails: Vec<bool>,
+    pub schema: u64,
+}
+
+/// The line with `edits` applied: the fields they touch, edited, written
+/// again before the closing brace (the reader keeps the last of duplicate
+/// keys, and null is absent for an optional field), so the rest of the
+/// line is neither rebuilt nor re-serialised. `None` when an edit has no
+/// single value to try, or there is no edit (a way only words express is
+/// not re-checked: the unchanged record would fail it again).
+fn patch(before: &Before, edits: &[Edit]) -> Option<Vec<u8>> {
+    if edits.is_empty() {
+        return None;
+    }
+    let mut touched = serde_json::Map::new();
+    for edit in edits {
+        let Some(Step::Key(top)) = edit.path.first() else { return None };
+        if let Some(v) = before.record.get(&**top) {
+            touched.entry(top.to_string()).or_insert_with(|| v.clone());
+        }
+    }
+    let mut touched = Value::Object(touched);
+    if !apply(edits, &mut touched) {
+        return None;
+    }
+    let end = before.line.iter().rposition(|&b| b == b'}')?;
+    let mut out = before.line[..end].to_vec();
+    let mut first = before.record.is_empty();
+    let mut keys: Vec<&str> = edits
+        .iter()
+        .filter_map(|e| match e.path.first() {
+            Some(Step::Key(k)) => Some(&**k),
+            _ => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        serde_json::to_writer(&mut out, key).ok()?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, touched.get(key).unwrap_or(&Value::Null)).ok()?;
+    }
+    out.extend_from_slice(&before.line[end..]);
+    Some(out)
+}
+
+/// Whether any alternative has a single value to try for every edit (else
+/// re-checking is skipped, and the line not even parsed).
+pub fn worth_checking(alternatives: &[Alternative]) -> bool {
+    alternatives.iter().any(|a| !a.edits.is_empty() && a.edits.iter().all(|e| realise(&e.op, None).is_some()))
+}
+
+/// Re-checks the record with each alternative of rule `rule`'s failure
+/// applied, then orders them: those that break no other reject rule first
+/// (the ones that break one are dropped when such a clean one exists),
+/// then those not re-checked, then those that break rules (fewest first);
+/// within each, those that also repair more of the record's other failing
+/// reject rules first, then the cheaper. An alternative after which the
+/// rule still fails is dropped.
+pub fn check_alternatives(c: &Compiled, rule: usize, original: &Before, alternatives: &mut Vec<Alternative>) {
+    let (schema_before, before) = (original.schema, &original.fails);
     let entity = c.program.schema.entity(c.entity);
     let rules = &c.program.rules;
     let Some(own) = c.local_rules.iter().position(|&i| i == rule) else { return };
-    // (standing, conflicts, repaired, cost) per alternative; None drops it.
-    let mut keys: Vec<Option<(u8, usize, std::cmp::Reverse<usize>)>> = Vec::new();
+    // (standing, conflicts, repaired) per alternative; None drops it.
+    type Rank = (u8, usize, std::cmp::Reverse<usize>);
+    let mut keys: Vec<Option<Rank>> = Vec::new();
     for alt in alternatives.iter_mut() {
         let mut candidates = vec![alt.edits.clone()];
         // A set: each member in turn, keeping those no rule forbids.
@@ -934,12 +996,10 @@ pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: 
         }
         let mut outcomes = Vec::new();
         for edits in &candidates {
-            let mut patched = record.clone();
-            if !apply(edits, &mut patched) {
+            let Some(bytes) = patch(original, edits) else {
                 outcomes.push(None);
                 continue;
-            }
-            let bytes = serde_json::to_vec(&patched).unwrap_or_default();
+            };
             // The schema bits of the fields edited (an unknown name: all).
             let edited = edits.iter().fold(0, |m, e| match e.path.first() {
                 Some(Step::Key(name)) => match entity.fields.iter().position(|f| *f.name == **name) {
@@ -948,7 +1008,7 @@ pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: 
                 },
                 _ => u64::MAX,
             });
-            let Some((after, schema_after)) = verdicts(c, &bytes, Some((&before, edited))) else {
+            let Some((after, schema_after)) = verdicts(c, &bytes, Some((before, edited))) else {
                 outcomes.push(None);
                 continue;
             };
@@ -1006,7 +1066,7 @@ pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: 
         keys.push(key);
     }
     let any_clean = keys.iter().any(|k| matches!(k, Some((0, ..))));
-    let mut ranked: Vec<((u8, usize, std::cmp::Reverse<usize>), Alternative)> = std::mem::take(alternatives)
+    let mut ranked: Vec<(Rank, Alternative)> = std::mem::take(alternatives)
         .into_iter()
         .zip(keys)
         .filter_map(|(a, k)| k.map(|k| (k, a)))
@@ -1015,4 +1075,55 @@ pub fn check_alternatives(c: &Compiled, rule: usize, line: &[u8], alternatives: 
     // Stable: among equals, the cost order `ways_out` gave.
     ranked.sort_by_key(|(k, _)| *k);
     *alternatives = ranked.into_iter().map(|(_, a)| a).collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(k: &str) -> Step {
+        Step::Key(k.into())
+    }
+
+    /// `patch` appends the edited fields to the line; what the reader then
+    /// sees (the last of duplicate keys) is the record with the edits applied.
+    fn patched(line: &str, edits: &[Edit]) -> Option<Value> {
+        let record = serde_json::from_str(line).unwrap();
+        let before = Before { line: line.as_bytes(), record, fails: Vec::new(), schema: 0 };
+        let bytes = patch(&before, edits)?;
+        // serde_json keeps the last of duplicate keys, as the reader does.
+        Some(serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn a_patched_line_reads_as_the_record_with_its_edits_applied() {
+        let line = r#"{"a": 1, "arr": 5, "owners": [{"stake": 0.4}, {"stake": 1.5}]}  "#;
+        let edits = vec![
+            Edit { path: vec![key("owners"), Step::Index(1), key("stake")], op: EditOp::Compare(CmpOp::Le, json!(1)) },
+            Edit { path: vec![key("arr")], op: EditOp::Absent },
+            Edit { path: vec![key("a")], op: EditOp::Compare(CmpOp::Ge, json!(3)) },
+            Edit { path: vec![key("new")], op: EditOp::Compare(CmpOp::Eq, json!("x")) },
+        ];
+        let mut expected: Value = serde_json::from_str(line).unwrap();
+        assert!(apply(&edits, &mut expected));
+        let got = patched(line, &edits).unwrap();
+        // `absent` is written as null, which the reader takes as absent.
+        assert_eq!(got["arr"], Value::Null);
+        expected["arr"] = Value::Null;
+        assert_eq!(got, expected);
+        assert_eq!(got["owners"], json!([{"stake": 0.4}, {"stake": 1}]));
+        // An empty object gets no leading comma.
+        assert_eq!(patched("{}", &edits[3..]), Some(json!({"new": "x"})));
+    }
+
+    #[test]
+    fn no_edit_or_no_single_value_is_not_patched() {
+        let line = r#"{"a": 1}"#;
+        assert_eq!(patched(line, &[]), None, "a way only words express");
+        let pattern = Edit { path: vec![key("a")], op: EditOp::Matches { pattern: "[A-Z]+".into(), inside: true } };
+        assert_eq!(patched(line, &[pattern]), None);
+        let nested_in_absent = Edit { path: vec![key("b"), Step::Index(0)], op: EditOp::Compare(CmpOp::Le, json!(1)) };
+        assert_eq!(patched(line, &[nested_in_absent]), None);
+    }
 }

@@ -667,11 +667,23 @@ fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) ->
 /// Re-checks the ways out of the piece's failed record-local rules on a
 /// scratch copy of each record's line, and orders them
 /// (`hints::check_alternatives`). Only pieces with such a failure re-read
-/// their lines, so the passing path pays nothing.
+/// their lines, and a line is parsed again only when one of its ways out
+/// has a value to try, so the passing path pays nothing.
 fn rank_ways_out(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, piece: &mut Piece) {
-    if !piece.reasons.iter().any(|(_, r)| !r.alternatives.is_empty()) {
-        return;
+    if piece.reasons.iter().any(|(_, r)| hints::worth_checking(&r.alternatives)) {
+        recheck_ways_out(c, chunk, range, skip, piece);
     }
+    // The sentences stand in only for a reason left without ways out.
+    for (_, reason) in &mut piece.reasons {
+        if !reason.alternatives.is_empty() {
+            reason.hints = Vec::new();
+        }
+    }
+}
+
+/// `rank_ways_out`'s re-check: each record with a way out to try parsed
+/// once, and what its rules found taken from its reasons (not run again).
+fn recheck_ways_out(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: usize, piece: &mut Piece) {
     // The line of each record, as `read_piece` cut them.
     let mut records = Vec::with_capacity(piece.masks.len());
     let mut entries = piece.entries.iter();
@@ -686,16 +698,27 @@ fn rank_ways_out(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip
             records.push(start..end);
         }
     }
-    for (row, reason) in &mut piece.reasons {
-        let ReasonRule::Rule(i) = reason.rule else { continue };
-        if reason.alternatives.is_empty() {
+    // Reasons are in row order: one row's at a time.
+    let mut at = 0;
+    while at < piece.reasons.len() {
+        let row = piece.reasons[at].0;
+        let end = at + piece.reasons[at..].iter().take_while(|(r, _)| *r == row).count();
+        let reasons = &mut piece.reasons[at..end];
+        at = end;
+        if !reasons.iter().any(|(_, r)| hints::worth_checking(&r.alternatives)) {
             continue;
         }
-        if let Some(line) = records.get(*row as usize) {
-            hints::check_alternatives(c, i, &chunk[line.clone()], &mut reason.alternatives);
-        }
-        if !reason.alternatives.is_empty() {
-            reason.hints = Vec::new();
+        let Some(line) = records.get(row as usize).map(|line| &chunk[line.clone()]) else { continue };
+        let Ok(record) = serde_json::from_slice(line) else { continue };
+        let failed: Vec<usize> =
+            reasons.iter().filter_map(|(_, r)| if let ReasonRule::Rule(i) = r.rule { Some(i) } else { None }).collect();
+        let fails = c.local_rules.iter().map(|i| failed.contains(i)).collect();
+        let before = hints::Before { line, record, fails, schema: piece.masks.get(row as usize) };
+        for (_, reason) in reasons.iter_mut() {
+            let ReasonRule::Rule(i) = reason.rule else { continue };
+            if hints::worth_checking(&reason.alternatives) {
+                hints::check_alternatives(c, i, &before, &mut reason.alternatives);
+            }
         }
     }
 }
