@@ -17,6 +17,7 @@ pub mod examples;
 pub mod ir;
 pub mod lint;
 pub mod lsp;
+pub mod mcp;
 pub mod report;
 pub mod skill;
 pub mod source;

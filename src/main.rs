@@ -66,6 +66,8 @@ enum Command {
     },
     /// Serve the Language Server Protocol on stdin/stdout (docs/editors.md)
     Lsp,
+    /// Serve the Model Context Protocol on stdin/stdout, for coding agents (docs/agents.md)
+    Mcp,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Check(args) => skillc::check::cli::run(args),
         Command::Explain { code } => explain(code),
         Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
+        Command::Mcp => skillc::mcp::run_stdio().map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -54,11 +54,11 @@ pub fn load_skills(paths: &[PathBuf]) -> Result<(Program, Vec<Diagnostic>), Stri
     Ok(crate::compile_sources(&crate::embedded::skills()))
 }
 
-fn file_size(path: &Path) -> Option<u64> {
+pub(crate) fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
 }
 
-fn open_dataset(path: &Path) -> Result<File, String> {
+pub(crate) fn open_dataset(path: &Path) -> Result<File, String> {
     if path.is_dir() {
         return Err(format!("`{}` is a directory, not a dataset", path.display()));
     }
