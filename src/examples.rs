@@ -32,7 +32,7 @@ pub struct Outcome {
 /// Runs the examples of `program` (only those of `files`, when given).
 pub fn run(program: &Program, files: Option<&[FileId]>) -> Outcome {
     let mut outcome = Outcome::default();
-    let selected: Vec<&Example> = program.examples.iter().filter(|e| files.map_or(true, |f| f.contains(&e.file))).collect();
+    let selected: Vec<&Example> = program.examples.iter().filter(|e| files.is_none_or(|f| f.contains(&e.file))).collect();
     if selected.is_empty() {
         return outcome;
     }

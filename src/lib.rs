@@ -19,6 +19,7 @@ pub mod init;
 pub mod ir;
 pub mod lint;
 pub mod lsp;
+pub mod mcp;
 pub mod report;
 pub mod skill;
 pub mod source;

@@ -30,7 +30,7 @@ pub struct Lint {
 /// The sibling skill files of a `SKILL.md`: `<dir>/*/SKILL.md` where `dir`
 /// holds the skill's folder, the file itself left out.
 fn siblings(file: &Path) -> Vec<PathBuf> {
-    if file.file_name().map_or(true, |n| n != "SKILL.md") {
+    if file.file_name().is_none_or(|n| n != "SKILL.md") {
         return Vec::new();
     }
     let Some(skills_dir) = file.parent().and_then(Path::parent) else { return Vec::new() };

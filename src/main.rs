@@ -67,7 +67,7 @@ enum Command {
         add_skills: Vec<PathBuf>,
     },
     /// Validate a JSON Lines dataset against the skills
-    Check(skillc::check::cli::CheckArgs),
+    Check(Box<skillc::check::cli::CheckArgs>),
     /// Explain a diagnostic code
     Explain {
         /// A code such as `unknown-field`; without one, list every code
@@ -92,6 +92,8 @@ enum Command {
         /// The shell to complete in
         shell: clap_complete::Shell,
     },
+    /// Serve the Model Context Protocol on stdin/stdout, for coding agents (docs/agents.md)
+    Mcp,
 }
 
 fn main() -> ExitCode {
@@ -100,7 +102,7 @@ fn main() -> ExitCode {
         Command::Lint { paths, format, add_skills } => lint(paths, add_skills, format, false),
         Command::Test { paths, format, add_skills } => lint(paths, add_skills, format, true),
         Command::Rules { paths, format, add_skills } => rules(paths, add_skills, format),
-        Command::Check(args) => skillc::check::cli::run(args),
+        Command::Check(args) => skillc::check::cli::run(*args),
         Command::Explain { code } => explain(code),
         Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
         Command::Init { dir, name, entity } => init(&dir, &name, &entity),
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "skillc", &mut std::io::stdout());
             Ok(0)
         }
+        Command::Mcp => skillc::mcp::run_stdio().map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

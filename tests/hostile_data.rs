@@ -587,9 +587,9 @@ fn line_numbers_and_the_split_hold_across_chunks() {
         if line % 9_973 == 2 {
             input.push_str(&format!("not json {line}\n"));
             bad.push(line);
-        } else if line % 7_919 == 0 {
+        } else if line.is_multiple_of(7_919) {
             input.push_str("   \r\n");
-        } else if line % 5 == 0 {
+        } else if line.is_multiple_of(5) {
             input.push_str(&company(&format!("c{line}"), ""));
             input.push_str("\r\n");
             good.push(line);

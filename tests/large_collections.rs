@@ -74,7 +74,7 @@ fn n_of(i: usize) -> Option<f64> {
 }
 
 fn k_of(i: usize) -> &'static str {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         "a"
     } else {
         "b"

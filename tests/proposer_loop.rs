@@ -132,7 +132,7 @@ fn repair(line: &str, reasons: &[Value]) -> Option<String> {
     let mut record: Value = serde_json::from_str(line).ok()?;
     for reason in reasons.iter().filter(|r| r["severity"] == "reject") {
         let ways = reason["hints"].as_array()?;
-        let way = ways.iter().find(|w| w.get("conflicts").map_or(true, |c| c == &json!([]))).or(ways.first())?;
+        let way = ways.iter().find(|w| w.get("conflicts").is_none_or(|c| c == &json!([]))).or(ways.first())?;
         let edits = way["edits"].as_array()?;
         if edits.is_empty() || !apply(&mut record, edits) {
             return None;

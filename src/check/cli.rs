@@ -96,7 +96,7 @@ pub fn load_skills(paths: &[PathBuf], add: &[PathBuf]) -> Result<(Program, Vec<D
     Ok(crate::compile_mixed(&crate::embedded::skills(), add))
 }
 
-fn file_size(path: &Path) -> Option<u64> {
+pub(crate) fn file_size(path: &Path) -> Option<u64> {
     std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
 }
 
@@ -108,7 +108,7 @@ fn io_text(e: &std::io::Error) -> String {
     text.split(" at path ").next().unwrap_or(&text).to_lowercase()
 }
 
-fn open_dataset(path: &Path) -> Result<File, String> {
+pub(crate) fn open_dataset(path: &Path) -> Result<File, String> {
     if path.is_dir() {
         return Err(format!("`{}` is a directory, not a dataset", path.display()));
     }

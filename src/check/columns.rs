@@ -276,7 +276,7 @@ impl SparseNumbers {
     fn extend(&mut self, dense: &[f64]) {
         for &n in dense {
             let row = self.rows;
-            if row % 64 == 0 {
+            if row.is_multiple_of(64) {
                 self.rank.push(self.values.len() as u32);
                 self.present.push(0);
             }
@@ -968,7 +968,8 @@ mod tests {
 
     #[test]
     fn a_mostly_absent_column_loads_sparse_and_keeps_every_row() {
-        let piece = |k: usize| Column::Number((0..100).map(|i| if (i + k) % 5 == 0 { (i * k) as f64 } else { f64::NAN }).collect());
+        let piece =
+            |k: usize| Column::Number((0..100).map(|i| if (i + k).is_multiple_of(5) { (i * k) as f64 } else { f64::NAN }).collect());
         let mut all = Column::Number(Vec::new());
         all.append(&piece(1));
         all.reserve_scaled(3.0);

@@ -472,7 +472,7 @@ fn replace_word(text: &str, name: &str, with: &str) -> String {
         let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
         if text[i..].starts_with(name)
             && (i == 0 || (!is_ident(bytes[i - 1]) && bytes[i - 1] != b'.'))
-            && bytes.get(i + name.len()).map_or(true, |&b| !is_ident(b))
+            && bytes.get(i + name.len()).is_none_or(|&b| !is_ident(b))
         {
             out.push_str(with);
             i += name.len();

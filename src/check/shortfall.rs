@@ -224,7 +224,7 @@ fn drop_prefix(text: &str, name: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(&prefix) {
-        let boundary = rest[..at].chars().next_back().map_or(true, |ch| !(ch.is_alphanumeric() || ch == '_' || ch == '.'));
+        let boundary = rest[..at].chars().next_back().is_none_or(|ch| !(ch.is_alphanumeric() || ch == '_' || ch == '.'));
         out.push_str(&rest[..at]);
         if !boundary {
             out.push_str(&prefix);

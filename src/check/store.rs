@@ -271,7 +271,7 @@ pub struct Masks {
 impl Masks {
     pub fn push(&mut self, mask: u64) {
         let row = self.len;
-        if row % 64 == 0 {
+        if row.is_multiple_of(64) {
             self.any.push(0);
         }
         if mask != 0 {

@@ -94,7 +94,7 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(name, candidate);
-        if score > 0.8 && best.map_or(true, |(s, _)| score > s) {
+        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }
     }

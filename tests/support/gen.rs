@@ -1654,7 +1654,7 @@ fn push_milli(buf: &mut Vec<u8>, v: i64) {
     if frac != 0 {
         buf.push(b'.');
         let mut digits = 3;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
