@@ -245,16 +245,47 @@ pub struct Reason {
     /// Sentences of what would satisfy the rule, all needed (dataset
     /// findings; a record rule's only when it has no `alternatives`).
     pub hints: Vec<String>,
-    /// A record rule's ways out, best first (any one satisfies the rule).
+    /// A record rule's ways out, best first (any one satisfies the rule),
+    /// while they are built and re-checked; then `packed`.
     pub alternatives: Vec<hints::Alternative>,
+    /// The ways out once ranked, as the report writes them.
+    pub packed: Option<Box<PackedWays>>,
     /// For `json`: the parser's message; for `schema`: what was found.
     pub detail: Option<String>,
 }
 
+/// A reason's ways out, ranked, in the form the report needs: their JSON
+/// text (written as it is: no float is parsed again) and their sentences.
+/// About half the bytes of the structured edits, which a report of tens of
+/// thousands of rejections holds until it is written (docs/performance.md,
+/// run G).
+#[derive(Clone, Debug)]
+pub struct PackedWays {
+    pub json: Box<serde_json::value::RawValue>,
+    /// The best way's sentence (the reason's `hint`).
+    pub best: Box<str>,
+    /// Every way in one line, for the text report.
+    pub all: Box<str>,
+}
+
 impl Reason {
+    /// Moves the ways out into their packed form (once they are ranked).
+    pub fn pack_ways(&mut self) {
+        if self.alternatives.is_empty() {
+            return;
+        }
+        let ways = std::mem::take(&mut self.alternatives);
+        let json: Vec<Value> = ways.iter().map(hints::alternative_json).collect();
+        let Ok(json) = serde_json::value::to_raw_value(&json) else { return };
+        self.packed = Some(Box::new(PackedWays { json, best: ways[0].text().into(), all: hints::alternatives_text(&ways).into() }));
+    }
+
     /// The hint of the reason: the best way out's sentence, or the hints
     /// joined.
     pub fn hint(&self) -> Option<String> {
+        if let Some(p) = &self.packed {
+            return Some(p.best.to_string());
+        }
         match self.alternatives.first() {
             Some(a) => Some(a.text()),
             None if !self.hints.is_empty() => Some(self.hints.join("; ")),
@@ -609,6 +640,7 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
                             values: Values::default(),
                             hints: Vec::new(),
                             alternatives: Vec::new(),
+                            packed: None,
                             detail: Some(f.found.to_string()),
                         },
                     )
@@ -661,7 +693,12 @@ fn run_rule<'a>(c: &'a Compiled, env: &mut eval::Env<'a>, i: usize, row: u32) ->
     // The sentences are kept only until the ways out are known to stand
     // (`rank_ways_out`; the rules run on the store are not re-checked).
     let hints = if alternatives.is_empty() || env.data.store.is_none() { why.hints } else { Vec::new() };
-    Some(Reason { rule: ReasonRule::Rule(i), values: Values::new(why.values), hints, alternatives, detail: None })
+    let mut reason = Reason { rule: ReasonRule::Rule(i), values: Values::new(why.values), hints, alternatives, packed: None, detail: None };
+    // The rules run on the store are not re-checked: their order is final.
+    if env.data.store.is_some() {
+        reason.pack_ways();
+    }
+    Some(reason)
 }
 
 /// Re-checks the ways out of the piece's failed record-local rules on a
@@ -677,6 +714,7 @@ fn rank_ways_out(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip
     for (_, reason) in &mut piece.reasons {
         if !reason.alternatives.is_empty() {
             reason.hints = Vec::new();
+            reason.pack_ways();
         }
     }
 }
@@ -845,6 +883,7 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
                     values: Values::default(),
                     hints: Vec::new(),
                     alternatives: Vec::new(),
+                    packed: None,
                     detail: Some(message.into()),
                 }],
             )

@@ -20,6 +20,11 @@ fn location(program: &Program, span: crate::source::Span) -> Value {
 
 /// One reason as the proposer receives it.
 pub fn reason_json(c: &Compiled, line: u32, reason: &Reason) -> Value {
+    reason_fields(c, line, reason, true)
+}
+
+/// [`reason_json`]; without the packed ways out when `packed` is false.
+fn reason_fields(c: &Compiled, line: u32, reason: &Reason, packed: bool) -> Value {
     let p = &c.program;
     let mut out = Map::new();
     match &reason.rule {
@@ -56,7 +61,11 @@ pub fn reason_json(c: &Compiled, line: u32, reason: &Reason) -> Value {
             if let Some(hint) = reason.hint() {
                 out.insert("hint".into(), hint.into());
             }
-            if !reason.alternatives.is_empty() {
+            if let (Some(p), true) = (&reason.packed, packed) {
+                // Parsed back only here, for callers that want a value (the
+                // JSON report writes the text as it is).
+                out.insert("hints".into(), serde_json::from_str(p.json.get()).unwrap_or(Value::Null));
+            } else if !reason.alternatives.is_empty() {
                 out.insert("hints".into(), Value::Array(reason.alternatives.iter().map(crate::check::hints::alternative_json).collect()));
             }
         }
@@ -153,16 +162,48 @@ pub fn write_json_with(c: &Compiled, report: &Report, trailer: &Trailer<'_>, out
     out.write_all(b"\n")
 }
 
+/// A reason as the JSON report writes it: its fields, and its packed ways
+/// out as their own text.
+#[derive(serde::Serialize)]
+struct ReasonLine<'a> {
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hints: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Serialize)]
+struct EntityLine<'a> {
+    entity: Option<&'a str>,
+    line: u32,
+    reasons: Vec<ReasonLine<'a>>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    verdict: &'static str,
+    version: u32,
+}
+
 fn write_entity_line(c: &Compiled, report: &Report, line: &LineReport, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let reasons: Vec<Value> = report.reasons(line).iter().map(|r| reason_json(c, line.line, r)).collect();
-    let value = json!({
-        "type": "entity",
-        "version": OUTPUT_VERSION,
-        "entity": report.key(line),
-        "line": line.line,
-        "verdict": report.verdict(line).as_str(),
-        "reasons": reasons,
-    });
+    let reasons = report
+        .reasons(line)
+        .iter()
+        .map(|r| {
+            // The packed ways out are written as they are.
+            let fields = match reason_fields(c, line.line, r, false) {
+                Value::Object(fields) => fields,
+                _ => Map::new(),
+            };
+            ReasonLine { fields, hints: r.packed.as_deref().map(|p| p.json.as_ref()) }
+        })
+        .collect();
+    let value = EntityLine {
+        entity: report.key(line),
+        line: line.line,
+        reasons,
+        kind: "entity",
+        verdict: report.verdict(line).as_str(),
+        version: OUTPUT_VERSION,
+    };
     serde_json::to_writer(&mut *out, &value)?;
     out.push(b'\n');
     Ok(())
@@ -254,6 +295,7 @@ pub fn render_findings(c: &Compiled, report: &Report, max_per_rule: usize, color
         out.push_str(&style.paint("1;33", "dataset: flagged"));
         out.push('\n');
         let reason = Reason {
+            packed: None,
             rule: ReasonRule::Rule(d.rule),
             values: d.values.clone(),
             hints: d.hints.clone(),
@@ -333,7 +375,9 @@ fn reason_text(c: &Compiled, line: u32, r: &Reason, style: &Style) -> String {
             out.push_str(&format!("      {}\n", parts.join(", ")));
         }
     }
-    if !r.alternatives.is_empty() {
+    if let Some(p) = &r.packed {
+        out.push_str(&format!("      {} {}\n", style.paint("36", "hint:"), p.all));
+    } else if !r.alternatives.is_empty() {
         let all = crate::check::hints::alternatives_text(&r.alternatives);
         out.push_str(&format!("      {} {all}\n", style.paint("36", "hint:")));
     } else if let Some(hint) = v["hint"].as_str() {
