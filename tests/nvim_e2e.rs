@@ -40,7 +40,7 @@ fn usable_nvim() -> Option<(u32, u32)> {
     None
 }
 
-const BROKEN: &str = "---
+const BROKEN: &str = r#"---
 name: margins
 description: Margins of a test company.
 applies_to: company
@@ -58,7 +58,13 @@ gross_margin: number
   ```rule gross-margin-range
   gross_margn ∈ [-1, 1]
   ```
-";
+  ```jsonl example pass gross-margin-range
+  {"id":"fine","gross_margin":0.4}
+  ```
+  ```jsonl example fail gross-margin-range
+  {"id":"off","gross_margin":1.5}
+  ```
+"#;
 
 fn is_empty_list(v: &Value) -> bool {
     // Lua's empty table encodes as `{}`.
