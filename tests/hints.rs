@@ -71,26 +71,30 @@ fn negative_group_revenue_is_first_told_to_raise_it() {
 }
 
 #[test]
-fn when_every_way_breaks_a_rule_each_says_which() {
-    // A public company whose ticker has the wrong format: going private
-    // breaks `private-has-no-listing` (the exchange and ticker stay).
+fn a_pattern_way_offers_a_passing_examples_value_and_a_clean_way_drops_the_conflicting_ones() {
+    // A public company whose ticker has the wrong format. Its way out
+    // carries a matching ticker from the skills' passing examples, which the
+    // re-check tries: clean, so going private (which would break
+    // `private-has-no-listing`) is dropped.
     let line = MANUFACTURER_WITH_ARR
         .replace("\"arr\":5000000", "\"arr\":null")
         .replace("\"public\":false,\"exchange\":null,\"ticker\":null", "\"public\":true,\"exchange\":\"NYSE\",\"ticker\":\"GOOGLE\"");
     let found = check_lines(&[line]);
     let r = reason(&found[&1], "public-listing-valid");
     let hints = r["hints"].as_array().unwrap();
-    let private = hints.iter().find(|h| h["edits"] == json!([{"field": "public", "op": "==", "value": false}])).expect("going private");
-    assert_eq!(private["conflicts"], json!(["private-has-no-listing"]), "{r}");
-    let pattern = hints.iter().find(|h| h["edits"][0]["op"] == "matches").expect("the ticker's format");
-    assert_eq!(pattern["edits"][0]["pattern"], "[A-Z]{1,4}(\\.[A-Z])?");
-    assert!(pattern.get("conflicts").is_none(), "a pattern has no single value to re-check: {pattern}");
+    assert_eq!(hints.len(), 1, "{r}");
+    let edit = &hints[0]["edits"][0];
+    assert_eq!((edit["op"].as_str(), edit["pattern"].as_str()), (Some("matches"), Some("[A-Z]{1,4}(\\.[A-Z])?")), "{r}");
+    let example = edit["example"].as_str().expect("an example ticker");
+    assert!(regex::Regex::new("^[A-Z]{1,4}(\\.[A-Z])?$").unwrap().is_match(example), "{example}");
+    assert_eq!(hints[0]["conflicts"], json!([]), "re-checked with the example: {r}");
 }
 
 #[test]
-fn a_way_only_words_express_is_kept_unchecked_before_one_that_breaks_a_rule() {
-    // Stakes adding up to more than the whole: no single field edit says
-    // which stake to lower, so the way out is a sentence without edits.
+fn a_sum_over_a_list_offers_one_way_per_element_and_a_sentence_ranks_before_a_conflict() {
+    // Stakes adding up to more than the whole (0.6 + 0.45): the choice of
+    // which stake to lower is the program's, so each owner is a way of its
+    // own, lowering that stake by the excess.
     let over = MANUFACTURER_WITH_ARR
         .replace("\"arr\":5000000", "\"arr\":null,\"owners\":[{\"id\":\"aos-a\",\"stake\":0.6},{\"id\":\"aos-b\",\"stake\":0.45}]");
     // A listing on an exchange the ticker table does not know: saying which
@@ -100,10 +104,15 @@ fn a_way_only_words_express_is_kept_unchecked_before_one_that_breaks_a_rule() {
         .replace("\"public\":false,\"exchange\":null,\"ticker\":null", "\"public\":true,\"exchange\":\"SIX\",\"ticker\":\"ABC\"");
     let found = check_lines(&[over, unknown]);
     let r = reason(&found[&1], "stakes-at-most-whole");
-    let hints = r["hints"].as_array().unwrap_or_else(|| panic!("the way is listed: {r}"));
-    assert_eq!(hints.len(), 1, "{r}");
-    assert_eq!(hints[0]["edits"], json!([]), "{r}");
-    assert!(hints[0].get("conflicts").is_none(), "not re-checked (the unchanged record fails again): {r}");
+    let hints = r["hints"].as_array().unwrap_or_else(|| panic!("the ways are listed: {r}"));
+    let fields: Vec<&str> = hints.iter().map(|h| h["edits"][0]["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["owners[0].stake", "owners[1].stake"], "{r}");
+    for (h, stake) in hints.iter().zip([0.6, 0.45]) {
+        let bound = h["edits"][0]["value"].as_f64().unwrap();
+        assert_eq!(h["edits"][0]["op"], "<=");
+        assert!((stake - bound - 0.05).abs() < 1e-6, "lowered by the excess of 0.05: {h}");
+        assert_eq!(h["conflicts"], json!([]), "{h}");
+    }
     assert_eq!(r["hint"], hints[0]["text"]);
     let r = reason(&found[&2], "public-listing-valid");
     let hints = r["hints"].as_array().unwrap();

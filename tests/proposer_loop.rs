@@ -73,7 +73,8 @@ fn steps(path: &str) -> Vec<Result<String, usize>> {
 
 /// The value an edit asks for, where one value does: the bound of `==`,
 /// `>=`, `<=`, just past a strict bound, the middle of a range, the first
-/// member of a set. `Some(None)` removes the field.
+/// member of a set, the `example` of a pattern or of a value to give.
+/// `Some(None)` removes the field.
 fn wanted(edit: &Value) -> Option<Option<Value>> {
     let nudge = |v: f64, up: bool| {
         let step = (v.abs() * 1e-6).max(1e-6);
@@ -86,6 +87,8 @@ fn wanted(edit: &Value) -> Option<Option<Value>> {
         "!=" => Some(Value::Bool(!edit["value"].as_bool()?)),
         "between" => Some(json!((edit["min"].as_f64()? + edit["max"].as_f64()?) / 2.0)),
         "in" => Some(edit["values"].get(0)?.clone()),
+        // A pattern or a value to give: the example the way offers.
+        "matches" | "present" | "type" => Some(edit.get("example")?.clone()),
         "absent" => None,
         _ => return None,
     })

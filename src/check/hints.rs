@@ -39,14 +39,17 @@ pub enum EditOp {
     /// A list field that holds (or does not hold) a value.
     Contains { value: Value, inside: bool },
     /// The whole text matches (or does not match) a regular expression.
-    Matches { pattern: String, inside: bool },
+    /// `example`: a value that matches, when one is known (a passing
+    /// example company's).
+    Matches { pattern: String, inside: bool, example: Option<Value> },
     /// The key of an entity of the dataset (or of none); `found` is the
     /// value the field holds, for the sentence.
     KeyOf { entity: String, inside: bool, found: Value },
     /// Left out, or null (an optional field).
     Absent,
-    /// Present and not null.
-    Present,
+    /// Present and not null; `example`: a value a passing example company
+    /// gives the field.
+    Present { example: Option<Value> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,14 +160,16 @@ pub fn edit_text(edit: &Edit) -> String {
         EditOp::Set { values, inside: false } => format!("set `{f}` to none of {}", show_values(values)),
         EditOp::Contains { value, inside: true } => format!("add {} to `{f}`", show(value)),
         EditOp::Contains { value, inside: false } => format!("remove {} from `{f}`", show(value)),
-        EditOp::Matches { pattern, inside: true } => format!("make `{f}` match /{pattern}/"),
-        EditOp::Matches { pattern, inside: false } => format!("make `{f}` not match /{pattern}/"),
+        EditOp::Matches { pattern, inside: true, example: Some(e) } => format!("make `{f}` match /{pattern}/ (such as {e})"),
+        EditOp::Matches { pattern, inside: true, .. } => format!("make `{f}` match /{pattern}/"),
+        EditOp::Matches { pattern, inside: false, .. } => format!("make `{f}` not match /{pattern}/"),
         EditOp::KeyOf { entity, inside: true, found } => {
             format!("set `{f}` to the key of a {entity} of the dataset ({} is none)", show(found))
         }
         EditOp::KeyOf { entity, inside: false, found } => format!("set `{f}` to no key of a {entity} ({} is one)", show(found)),
         EditOp::Absent => format!("remove `{f}` (absent or null)"),
-        EditOp::Present => format!("give `{f}` a value (present and not null)"),
+        EditOp::Present { example: Some(e) } => format!("give `{f}` a value (such as {e})"),
+        EditOp::Present { example: None } => format!("give `{f}` a value (present and not null)"),
     }
 }
 
@@ -194,9 +199,12 @@ pub fn edit_json(edit: &Edit) -> Value {
             out.insert("op".into(), not(*inside, "contains").into());
             out.insert("value".into(), value.clone());
         }
-        EditOp::Matches { pattern, inside } => {
+        EditOp::Matches { pattern, inside, example } => {
             out.insert("op".into(), not(*inside, "matches").into());
             out.insert("pattern".into(), pattern.clone().into());
+            if let Some(e) = example {
+                out.insert("example".into(), e.clone());
+            }
         }
         EditOp::KeyOf { entity, inside, .. } => {
             out.insert("op".into(), not(*inside, "key of").into());
@@ -205,8 +213,11 @@ pub fn edit_json(edit: &Edit) -> Value {
         EditOp::Absent => {
             out.insert("op".into(), "absent".into());
         }
-        EditOp::Present => {
+        EditOp::Present { example } => {
             out.insert("op".into(), "present".into());
+            if let Some(e) = example {
+                out.insert("example".into(), e.clone());
+            }
         }
     }
     Value::Object(out)
@@ -431,6 +442,26 @@ impl<'d> Ways<'d> {
             return;
         }
         match &e.kind {
+            // `sum(list.f)`: any one element's `f` moved by what the sum
+            // must move (a choice among the elements, each a way out).
+            ExprKind::AggList(Agg::Sum, list) => {
+                let ExprKind::Project(base, Access::Object(n)) = &list.kind else { return };
+                let Some((base_path, _)) = self.path(env, base) else { return };
+                let Ty::List(item) = &base.ty else { return };
+                let Ty::Object(fields) = item.as_ref() else { return };
+                let Some(field) = fields.get(*n).filter(|f| matches!(f.ty, FieldType::Number | FieldType::Integer)) else { return };
+                let Some(sum) = env.number(e) else { return };
+                let items = env.eval(list);
+                let values: Vec<Option<f64>> =
+                    env.elements(&items).map(|el| if let Val::Number(x) = el.body { Some(x) } else { None }).collect();
+                for (j, v) in values.into_iter().enumerate() {
+                    let Some(v) = v else { continue };
+                    let mut path = base_path.clone();
+                    path.push(Step::Index(j as u32));
+                    path.push(Step::Key(field.name.as_str().into()));
+                    out.push(Leaf { path, field, value: v + (t - sum), increasing });
+                }
+            }
             ExprKind::Neg(x) => self.invert(env, x, -t, !increasing, out),
             ExprKind::Coalesce(a, _) => self.invert(env, a, t, increasing, out),
             ExprKind::Arith(op, a, b) => {
@@ -640,7 +671,13 @@ impl<'d> Ways<'d> {
             ExprKind::Matches(value, pattern) => match (self.path(env, value), env.pattern(pattern)) {
                 (Some((path, _)), Some(r)) => {
                     let pattern = r.as_str().trim_start_matches("^(?:").trim_end_matches(")$").to_string();
-                    vec![Way { edits: vec![Edit { path, op: EditOp::Matches { pattern, inside: want } }], notes: Vec::new() }]
+                    // A passing example's value that matches, to try.
+                    let example = if want {
+                        example_values(env.c, &path).iter().find(|v| v.as_str().is_some_and(|s| r.is_match(s))).cloned()
+                    } else {
+                        None
+                    };
+                    vec![Way { edits: vec![Edit { path, op: EditOp::Matches { pattern, inside: want, example } }], notes: Vec::new() }]
                 }
                 _ => Vec::new(),
             },
@@ -653,7 +690,10 @@ impl<'d> Ways<'d> {
                         Vec::new()
                     }
                 }
-                Some((path, _)) => vec![Way { edits: vec![Edit { path, op: EditOp::Present }], notes: Vec::new() }],
+                Some((path, _)) => {
+                    let example = example_values(env.c, &path).first().cloned();
+                    vec![Way { edits: vec![Edit { path, op: EditOp::Present { example } }], notes: Vec::new() }]
+                }
                 None => Vec::new(),
             },
             ExprKind::Agg { agg: agg @ (Agg::All | Agg::Any), var, source, filter, body: Some(body) } if (*agg == Agg::All) == want => {
@@ -789,6 +829,7 @@ pub fn realise(op: &EditOp, current: Option<&Value>) -> Option<Option<Value>> {
             number_or_int(x)
         }
         EditOp::Set { values, inside: true } => Some(values.first().cloned()),
+        EditOp::Matches { inside: true, example: Some(e), .. } | EditOp::Present { example: Some(e) } => Some(Some(e.clone())),
         EditOp::Contains { .. } | EditOp::Absent => Some(None),
         _ => None,
     }
@@ -800,6 +841,15 @@ fn number_or_int(x: f64) -> Option<Option<Value>> {
         None
     } else {
         Some(Some(v))
+    }
+}
+
+/// The passing examples' values of the field at `path`: only for a field
+/// of the record itself (one key).
+fn example_values<'c>(c: &'c Compiled, path: &[Step]) -> &'c [Value] {
+    match path {
+        [Step::Key(name)] => c.example_values.get(name.as_ref()).map_or(&[], Vec::as_slice),
+        _ => &[],
     }
 }
 
@@ -1121,7 +1171,7 @@ mod tests {
     fn no_edit_or_no_single_value_is_not_patched() {
         let line = r#"{"a": 1}"#;
         assert_eq!(patched(line, &[]), None, "a way only words express");
-        let pattern = Edit { path: vec![key("a")], op: EditOp::Matches { pattern: "[A-Z]+".into(), inside: true } };
+        let pattern = Edit { path: vec![key("a")], op: EditOp::Matches { pattern: "[A-Z]+".into(), inside: true, example: None } };
         assert_eq!(patched(line, &[pattern]), None);
         let nested_in_absent = Edit { path: vec![key("b"), Step::Index(0)], op: EditOp::Compare(CmpOp::Le, json!(1)) };
         assert_eq!(patched(line, &[nested_in_absent]), None);

@@ -47,6 +47,11 @@ pub struct Compiled {
     /// Time spent in each rule: CPU for the record-local rules, wall for
     /// the dataset rules (SKILLC_TIMINGS).
     rule_nanos: Vec<std::sync::atomic::AtomicU64>,
+    /// Values of each top-level field in the skills' passing example
+    /// companies, in file order (at most 16 distinct a field): the
+    /// `example` of a way out that asks for a pattern or a value
+    /// (`hints`).
+    pub example_values: hashbrown::HashMap<String, Vec<Value>>,
 }
 
 impl Compiled {
@@ -114,6 +119,18 @@ impl Compiled {
         let rule_masks = program.rules.iter().map(|r| r.own_fields.iter().fold(0, |m, f| m | store::field_bit(*f))).collect();
         let plan = Plan::new(program.schema.entity(entity), &kept);
         let program_rules = program.rules.len();
+        let mut example_values: hashbrown::HashMap<String, Vec<Value>> = hashbrown::HashMap::new();
+        for example in program.examples.iter().filter(|e| e.verdict == crate::skill::ExampleVerdict::Pass) {
+            for (_, line) in &example.lines {
+                let Ok(Value::Object(record)) = serde_json::from_str::<Value>(line) else { continue };
+                for (field, value) in record {
+                    let seen = example_values.entry(field).or_default();
+                    if !value.is_null() && seen.len() < 16 && !seen.contains(&value) {
+                        seen.push(value);
+                    }
+                }
+            }
+        }
         Ok(Compiled {
             program,
             entity,
@@ -129,6 +146,7 @@ impl Compiled {
             rule_masks,
             retained,
             rule_nanos: (0..program_rules).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(),
+            example_values,
         })
     }
 }

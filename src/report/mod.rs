@@ -54,6 +54,25 @@ fn reason_fields(c: &Compiled, line: u32, reason: &Reason, packed: bool) -> Valu
             out.insert("location".into(), location(p, field.span));
             out.insert("values".into(), json!({ "field": field.name, "expected": expected, "found": found }));
             out.insert("hint".into(), format!("set `{}` to {expected}", field.name).into());
+            // One way out: the field given a value of its type, with a
+            // passing example company's value to try.
+            let example = c.example_values.get(&field.name).and_then(|v| v.first());
+            let (op, text) = match found {
+                "missing" | "null" => ("present", format!("give `{}` a value ({expected})", field.name)),
+                _ => ("type", format!("make `{}` {expected}", field.name)),
+            };
+            let text = match example {
+                Some(e) => format!("{text}, such as {e}"),
+                None => text,
+            };
+            let mut edit = json!({ "field": field.name, "op": op });
+            if op == "type" {
+                edit["value"] = expected.clone().into();
+            }
+            if let Some(e) = example {
+                edit["example"] = e.clone();
+            }
+            out.insert("hints".into(), json!([{ "text": text, "edits": [edit] }]));
         }
         ReasonRule::Rule(i) => {
             rule_fields(p, &p.rules[*i], &mut out);
