@@ -22,7 +22,9 @@ Modes
 
 Only protocol lines go to stdout (file descriptor 1 is pointed at stderr at
 start, so nothing a library or the JVM prints can corrupt the protocol); logs
-go to stderr, and Spark's log4j output is cut to errors.
+go to stderr. Spark's log4j output is cut to fatal errors (every failure
+reaches the client as an error response); SKILLC_RUNNER_DEBUG=1 keeps Spark's
+own logging and logs each failure's Python traceback.
 
 Protocol (JSON Lines, UTF-8, one object per line)
 ------------------------------------------------
@@ -80,12 +82,15 @@ Steps run in order; view names match [A-Za-z_][A-Za-z0-9_]*:
 
 Responses:
     {"id": n, "result": R, "row": [v, ...]}          one per collected row
-    {"id": n, "done": true, "rounds": {V: k, ...}, "seconds": {key: s, ...}}
+    {"id": n, "done": true, "rounds": {V: k, ...}, "seconds": {key: s, ...},
+     "setup_seconds": s}
     {"id": n, "error": "message", "step": i | null}  instead of "done"
 
 `seconds` has one entry per step: the view name for load/materialize/
 iterate, the result name for collect, the step index (as a string) for sql;
-a key already used gets "#i" appended. `step` in an error is the 0-based
+a key already used gets "#i" appended. `setup_seconds` is the time before the
+first step: the engine session's start when this request started it (Spark:
+once per runner) and the per-request reset. `step` in an error is the 0-based
 index of the failing step (null when the request itself is malformed; then
 `id` is null too if it could not be read).
 
@@ -112,6 +117,7 @@ answered, not waited on.
 import decimal
 import functools
 import json
+import logging
 import math
 import os
 import re
@@ -133,13 +139,21 @@ FETCH_BATCH = 4096
 READ_CHUNK = 1 << 24
 
 LOG4J2_PROPERTIES = """\
-rootLogger.level = error
+rootLogger.level = fatal
 rootLogger.appenderRef.stderr.ref = stderr
 appender.stderr.type = Console
 appender.stderr.name = stderr
 appender.stderr.target = SYSTEM_ERR
 appender.stderr.layout.type = PatternLayout
 appender.stderr.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = fatal
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = fatal
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = fatal
+logger.querycontext.name = SQLQueryContextLogger
+logger.querycontext.level = off
 """
 
 
@@ -217,7 +231,20 @@ def row_text(values):
 
 
 def error_message(exc):
-    text = str(exc).strip() or type(exc).__name__
+    text = None
+    java = getattr(exc, "java_exception", None)  # py4j's Py4JJavaError
+    if java is not None:
+        # The cause at the bottom of the chain says what went wrong; the
+        # wrappers above it say how the call travelled.
+        try:
+            root = java
+            while root.getCause() is not None:
+                root = root.getCause()
+            text = str(root.getMessage() or root.toString())
+        except Exception:
+            text = None
+    if not text:
+        text = str(exc).strip() or type(exc).__name__
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + " ..."
     return text
@@ -476,20 +503,29 @@ class SparkEngine:
             start = time.monotonic()
             from pyspark.sql import SparkSession
 
+            # PySpark logs every failed query (with its JVM stack) on this
+            # Python logger; the error response already carries the message.
+            logging.getLogger("SQLQueryContextLogger").disabled = True
+
             builder = SparkSession.builder.appName("skillc")
             if master is not None:
                 builder = builder.master(master)
-            log4j = "-Dlog4j2.configurationFile=file:%s -Dlog4j.configurationFile=file:%s" % (self._log4j_config(), self._log4j_config())
+            if os.environ.get("SKILLC_RUNNER_DEBUG") != "1":
+                log4j = "-Dlog4j2.configurationFile=file:%s" % self._log4j_config()
+                builder = builder.config("spark.driver.extraJavaOptions", log4j)
             builder = (
-                builder.config("spark.driver.extraJavaOptions", log4j)
-                .config("spark.ui.showConsoleProgress", "false")
+                builder.config("spark.ui.showConsoleProgress", "false")
+                # Spark 4's default, pinned so that a Spark 3.5 cluster runs
+                # the same SQL with the same errors (overflow, bad casts).
+                .config("spark.sql.ansi.enabled", "true")
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.local.dir", os.path.join(self.workdir, "spark-local"))
             )
             if master is None or master.startswith("local"):
                 builder = builder.config("spark.ui.enabled", "false")
             self.spark = builder.getOrCreate()
-            self.spark.sparkContext.setLogLevel("ERROR")
+            if os.environ.get("SKILLC_RUNNER_DEBUG") != "1":
+                self.spark.sparkContext.setLogLevel("FATAL")
             self.master = self.spark.sparkContext.master
             self.started_seconds = time.monotonic() - start
             log("Spark %s session on %s started in %.1f s" % (self.spark.version, self.master, self.started_seconds))
@@ -528,9 +564,14 @@ class SparkRun:
     def reset(self):
         spark = self.spark
         spark.sql("RESET")
-        for table in spark.catalog.listTables():
-            if table.isTemporary:
-                spark.catalog.dropTempView(table.name)
+        try:
+            # SessionCatalog.clearTempTables: one call, where listing the
+            # catalog costs a round trip per view.
+            spark._jsparkSession.sessionState().catalog().clearTempTables()
+        except Exception:
+            for table in spark.catalog.listTables():
+                if table.isTemporary:
+                    spark.catalog.dropTempView(table.name)
         spark.catalog.clearCache()
         self._release(self._persistent_ids())
 
@@ -538,10 +579,10 @@ class SparkRun:
         self.reset()
 
     def _persistent_ids(self):
-        return set(int(k) for k in self.spark.sparkContext._jsc.sc().getPersistentRDDs().keySet())
+        return set(int(k) for k in self.spark.sparkContext._jsc.getPersistentRDDs())
 
     def _release(self, ids):
-        persistent = self.spark.sparkContext._jsc.sc().getPersistentRDDs()
+        persistent = self.spark.sparkContext._jsc.getPersistentRDDs()
         for i in ids:
             rdd = persistent.get(i)
             if rdd is not None:
@@ -669,6 +710,7 @@ class Runner:
         rid = dumps(request.id)
         step_index = None
         session = None
+        setup_started = time.monotonic()
         try:
             if request.engine == "duckdb":
                 session = DuckSession(self.workdir)
@@ -677,16 +719,20 @@ class Runner:
                     session = SparkRun(self.spark, request.master, request.partitions)
                 except Exception as e:
                     raise StepError("Spark could not start: %s" % error_message(e))
+            setup_seconds = round(time.monotonic() - setup_started, 6)
             rounds, timings = {}, Timings()
             for step_index, step in enumerate(request.steps):
                 started = time.monotonic()
                 key = self.run_step(session, step, request, rounds, responder, rid)
                 timings.add(key if key is not None else str(step_index), step_index, time.monotonic() - started)
-            responder.send('{"id":%s,"done":true,"rounds":%s,"seconds":%s}' % (rid, dumps(rounds), dumps(timings.seconds)), flush=True)
+            responder.send(
+                '{"id":%s,"done":true,"rounds":%s,"seconds":%s,"setup_seconds":%s}' % (rid, dumps(rounds), dumps(timings.seconds), setup_seconds),
+                flush=True,
+            )
         except Disconnected:
             raise
         except Exception as e:
-            if not isinstance(e, StepError):
+            if os.environ.get("SKILLC_RUNNER_DEBUG") == "1":
                 log("request %s, step %s failed:\n%s" % (rid, step_index, traceback.format_exc()))
             responder.send(dumps({"id": request.id, "error": error_message(e), "step": step_index}), flush=True)
         finally:
