@@ -9,6 +9,11 @@ same program.
 Modes
 -----
     runner.py                   requests on stdin, responses on stdout
+    runner.py --requests IN --responses OUT
+                                the same, through files: for spark-submit,
+                                which gives its Python neither stdin nor a
+                                stdout of its own (requests with "master":
+                                null then run on spark-submit's --master)
     runner.py --serve SOCKET    a Unix-socket server: one engine session per
                                 engine, kept across connections (a SparkSession
                                 is created once, on the first Spark request);
@@ -576,7 +581,10 @@ class SparkRun:
         self._release(self._persistent_ids())
 
     def close(self):
-        self.reset()
+        # The data goes now (an idle server holds no checkpoints); settings
+        # and views are reset when the next request starts.
+        self.spark.catalog.clearCache()
+        self._release(self._persistent_ids())
 
     def _persistent_ids(self):
         return set(int(k) for k in self.spark.sparkContext._jsc.getPersistentRDDs())
@@ -725,6 +733,10 @@ class Runner:
                 started = time.monotonic()
                 key = self.run_step(session, step, request, rounds, responder, rid)
                 timings.add(key if key is not None else str(step_index), step_index, time.monotonic() - started)
+            log(
+                "request %s (%s): %d steps in %.3f s, setup %.3f s, rounds %s"
+                % (rid, request.engine, len(request.steps), time.monotonic() - setup_started, setup_seconds, dumps(rounds))
+            )
             responder.send(
                 '{"id":%s,"done":true,"rounds":%s,"seconds":%s,"setup_seconds":%s}' % (rid, dumps(rounds), dumps(timings.seconds), setup_seconds),
                 flush=True,
@@ -890,12 +902,28 @@ def serve(runner, path):
     return 0
 
 
+def run_files(runner, requests_path, responses_path):
+    with open(requests_path, "rb") as requests, open(responses_path, "wb") as out:
+        responder = Responder(out)
+        try:
+            for line in requests:
+                runner.handle_line(line, responder)
+        finally:
+            runner.shutdown()
+    return 0
+
+
+USAGE = "usage: runner.py [--serve SOCKET_PATH | --requests FILE --responses FILE]"
+
+
 def main(argv):
     out = protocol_stdout()
     if len(argv) == 2 and argv[0] == "--serve":
         return serve(Runner(), argv[1])
+    if len(argv) == 4 and argv[0] == "--requests" and argv[2] == "--responses":
+        return run_files(Runner(), argv[1], argv[3])
     if argv:
-        log("usage: runner.py [--serve SOCKET_PATH]")
+        log(USAGE)
         return 2
     run_stdin(Runner(), out)
     return 0
