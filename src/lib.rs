@@ -10,6 +10,7 @@
 //! [`diagnostic`] and [`source`] are shared by every stage; [`lsp`] is the
 //! language server, a thin layer over `ir` and `examples`.
 
+pub mod analysis;
 pub mod batch;
 pub mod check;
 pub mod diagnostic;

@@ -117,6 +117,19 @@ fn lint(paths: &[PathBuf], with_defaults: bool) -> Lint {
         examples::run(&program, if context_files.is_empty() { None } else { Some(&asked) })
     };
     diagnostics.extend(examples.diagnostics.iter().cloned());
+    diagnostics.extend(analysis_findings(&program, &diagnostics, &asked));
     crate::diagnostic::sort(&mut diagnostics);
     Lint { program, diagnostics, files: asked.len(), examples }
+}
+
+/// The rule analysis's findings in the files asked about, when nothing has
+/// an error (a program with errors holds only part of its rules).
+/// Shared by `lint` and the language server.
+pub fn analysis_findings(program: &Program, so_far: &[Diagnostic], asked: &[FileId]) -> Vec<Diagnostic> {
+    if so_far.iter().any(Diagnostic::is_error) {
+        return Vec::new();
+    }
+    let mut found = crate::analysis::analyse(program).diagnostics;
+    found.retain(|d| asked.contains(&d.primary.span.file));
+    found
 }

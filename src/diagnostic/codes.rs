@@ -75,6 +75,10 @@ codes! {
     UnknownValue = "unknown-value": "a string compared with a field is not among the values a rule allows for that field (a typo?)";
     RuleWithoutExamples = "rule-without-examples": "no ```jsonl example block names the rule, so nothing shows that it accepts and rejects what it should";
     ExampleFailed = "example-failed": "an example company's outcome differs from what its block expects: the rule or the example is wrong";
+    RuleUnsatisfiable = "rule-unsatisfiable": "no record that passes the schema passes this rule: it rejects everything";
+    RulesContradict = "rules-contradict": "these rules, together, reject every record of a case the schema allows (or every record)";
+    RuleVacuous = "rule-vacuous": "no record that passes the schema can fail this rule: it checks nothing";
+    FlagImplied = "flag-implied": "this flag rule only fires on records that reject rules already reject, so it never flags an accepted record";
 }
 
 impl Code {
@@ -92,6 +96,10 @@ impl Code {
                 | Code::NameConflict
                 | Code::UnknownValue
                 | Code::RuleWithoutExamples
+                | Code::RuleUnsatisfiable
+                | Code::RulesContradict
+                | Code::RuleVacuous
+                | Code::FlagImplied
         )
     }
 }

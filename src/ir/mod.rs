@@ -123,6 +123,9 @@ pub struct Program {
     /// The well-formed ```jsonl example blocks, in file order; run by
     /// [`crate::examples`], never by `check`.
     pub examples: Vec<Example>,
+    /// The warnings each file turns off (`metadata: skillc-allow`), for the
+    /// passes after compiling (the rule analysis).
+    pub allowed: Vec<(FileId, Vec<crate::diagnostic::Code>)>,
 }
 
 /// A rule an example names.
@@ -447,8 +450,9 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
     values::check(&db, &schema, &tables, &rules, &mut diags);
     warn_untested(&skills, &rules, &mut diags);
     allow(&skills, &mut diags);
+    let allowed = skills.iter().filter(|s| !s.frontmatter.allow.is_empty()).map(|s| (s.file, s.frontmatter.allow.clone())).collect();
     crate::diagnostic::sort(&mut diags);
-    (Program { db, schema, tables, regexes, rules, examples }, diags)
+    (Program { db, schema, tables, regexes, rules, examples, allowed }, diags)
 }
 
 /// `rule-without-examples`: a compiled rule that no example block names.

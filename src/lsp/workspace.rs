@@ -140,6 +140,7 @@ impl Workspace {
         if !diags.iter().any(Diagnostic::is_error) {
             let only = (!context_files.is_empty()).then_some(own.as_slice());
             diags.extend(examples::run(&program, only).diagnostics);
+            diags.extend(crate::lint::analysis_findings(&program, &diags, &own));
         }
         diagnostic::sort(&mut diags);
         Compiled { program, diagnostics: diags }

@@ -411,7 +411,8 @@ fn reason_text(c: &Compiled, line: u32, r: &Reason, style: &Style) -> String {
 /// `skillc rules`: one rule per line, or one JSON object per rule.
 pub fn rules_listing(p: &Program, as_json: bool) -> String {
     let mut out = String::new();
-    for rule in &p.rules {
+    let decided = crate::analysis::decided(p);
+    for (rule, decided) in p.rules.iter().zip(decided) {
         let (line, column) = p.db.position(rule.span);
         let file = &p.db.get(rule.file).name;
         let scope = match rule.scope {
@@ -430,6 +431,8 @@ pub fn rules_listing(p: &Program, as_json: bool) -> String {
                 "line": line,
                 "column": column,
                 "message": rule.message,
+                // Whether the rule analysis decides the rule (docs/analysis.md).
+                "analysis": if decided { "decided" } else { "unknown" },
             });
             out.push_str(&v.to_string());
             out.push('\n');
