@@ -87,7 +87,14 @@ impl<'c> Drawer<'c> {
             FieldType::List(item) => {
                 let Slot::Field(list) = slot else { return Value::Array(Vec::new()) };
                 let len = self.rng.random_range(0..=3usize);
-                let items = (0..len).map(|_| self.element(list, item)).collect();
+                let mut items: Vec<Value> = Vec::with_capacity(len);
+                for _ in 0..len {
+                    let v = self.element(list, item);
+                    // A list of scalars names each value once.
+                    if matches!(v, Value::Object(_)) || !items.contains(&v) {
+                        items.push(v);
+                    }
+                }
                 Value::Array(items)
             }
             // A bare object field has no slot of its own in the rule
@@ -223,15 +230,15 @@ impl<'c> Drawer<'c> {
             }
         }
         let matches_all = |c: &Compiled, s: &str| patterns.iter().all(|r| c.regexes[r.0 as usize].is_match(s));
-        // The examples and the named cases that fit the patterns, half the
-        // time: real values are not uniform over a pattern.
+        // The examples and the named cases that fit the patterns, most of
+        // the time: real values are not uniform over a pattern.
         let mut known: Vec<String> = d.examples.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
         let mentioned = strings(&d.mentioned);
         if !mentioned.is_empty() && patterns.is_empty() {
             known = mentioned;
         }
         known.retain(|s| allowed(s) && matches_all(self.c, s));
-        if !known.is_empty() && (patterns.is_empty() || self.rng.random_bool(0.5)) {
+        if !known.is_empty() && (patterns.is_empty() || self.rng.random_bool(0.7)) {
             return known[self.rng.random_range(0..known.len())].clone();
         }
         let generators: Vec<_> = if patterns.is_empty() { d.case_patterns.clone() } else { patterns.clone() };
@@ -379,10 +386,14 @@ fn mean_sd(xs: &[f64]) -> (f64, f64) {
 /// A number as a person would write it: whole for an integer field, and
 /// three significant digits (four for a whole number under 10,000).
 pub fn nice(x: f64, integer: bool) -> f64 {
+    round_to(x, if integer && x.abs() < 10_000.0 { 4 } else { 3 }, integer)
+}
+
+/// `x` rounded to `digits` significant digits (and whole, for an integer).
+pub fn round_to(x: f64, digits: i32, integer: bool) -> f64 {
     if !x.is_finite() || x == 0.0 {
         return x;
     }
-    let digits = if integer && x.abs() < 10_000.0 { 4 } else { 3 };
     let magnitude = x.abs().log10().floor() as i32;
     let e = magnitude - (digits - 1);
     // Divide by an exact power of ten: 0.418, not 0.41800000000000004.

@@ -198,12 +198,15 @@ fn realise(drawer: &mut Drawer, edit: &Edit, record: &Value, ctx: &Context) -> O
             let nudge = x.abs().max(1.0) * 0.01 * drawer.rng.random::<f64>();
             let y = if up { x + nudge } else { x - nudge };
             let y = if integer { if up { y.ceil() } else { y.floor() } } else { y };
-            let strict_ok = match op {
-                CmpOp::Gt => y > x,
-                CmpOp::Lt => y < x,
-                _ => true,
+            let meets = |v: f64| match op {
+                CmpOp::Gt => v > x,
+                CmpOp::Ge => v >= x,
+                CmpOp::Lt => v < x,
+                _ => v <= x,
             };
-            strict_ok.then(|| crate::check::explain::number_json(y))
+            // As few significant digits as still meet the bound.
+            let y = (3..=9).map(|digits| super::draw::round_to(y, digits, integer)).find(|v| meets(*v)).unwrap_or(y);
+            meets(y).then(|| crate::check::explain::number_json(y))
         }
         EditOp::Between { min, max, min_inclusive, max_inclusive, inside: true } if min.is_finite() && max.is_finite() => {
             let lo = Some((*min, *min_inclusive));
