@@ -22,6 +22,7 @@ pub mod lint;
 pub mod lsp;
 pub mod mcp;
 pub mod report;
+pub mod sample;
 pub mod skill;
 pub mod source;
 pub mod syntax;

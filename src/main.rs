@@ -94,6 +94,8 @@ enum Command {
     },
     /// Serve the Model Context Protocol on stdin/stdout, for coding agents (docs/agents.md)
     Mcp,
+    /// Make records the skills accept, as JSON Lines (docs/sample.md)
+    Sample(Box<skillc::sample::cli::SampleArgs>),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Mcp => skillc::mcp::run_stdio().map(|()| 0),
+        Command::Sample(args) => skillc::sample::cli::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
