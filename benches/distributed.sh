@@ -232,6 +232,49 @@ for n in $SIZES; do
     fi
 done
 
+# --- graph rounds ----------------------------------------------------------------------
+# Groups of size G whose owner chain is H deep (a chain root -> ... -> H levels
+# down, the other members owned by the root), 20000 companies in all; with
+# cycle 1 the deepest member also owns the root (a cycle of H + 1). The
+# rounds of each iterate come from the runner server's log.
+GRAPHS="${GRAPHS:-2:1:0 9:8:0 100:8:0 1000:8:0 100:32:0 1000:128:0 9:8:1 100:32:1}"
+declare -A ROUNDS
+gen_graph() {
+    python3 - "$1" "$2" "$3" "$4" <<'EOF'
+import json, sys
+g, h, cycle, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+total = 20000
+base = {"name": "", "industry": "Manufacturing", "country": "GB", "founded_year": 1990, "public": False,
+        "fiscal_year_end": "12-31", "currency": "GBP", "employee_count": 500, "standalone_revenue": 100000000,
+        "consolidated_revenue": 100000000, "gross_margin": 0.3}
+with open(out, "w") as f:
+    n = group = 0
+    while n + g <= total:
+        ids = ["g%d-c%d" % (group, i) for i in range(g)]
+        for i, cid in enumerate(ids):
+            rec = dict(base, id=cid, name=cid + " Ltd")
+            if 1 <= i <= h:
+                rec["owners"] = [{"id": ids[i - 1], "stake": 0.6}]
+            elif i > h:
+                rec["owners"] = [{"id": ids[0], "stake": 0.6}]
+            elif i == 0 and cycle:
+                rec["owners"] = [{"id": ids[h], "stake": 0.6}]
+            f.write(json.dumps(rec) + "\n")
+        n += g
+        group += 1
+EOF
+}
+log "measuring the graph's rounds"
+start_server
+for spec in $GRAPHS; do
+    IFS=: read -r g h c <<<"$spec"
+    gf="$BENCH_DIR/graph-g$g-h$h-c$c.jsonl"
+    [ -s "$gf" ] || gen_graph "$g" "$h" "$c" "$gf"
+    "$SKILLC" check "$gf" --format json --engine duckdb >/dev/null 2>&1 || true
+    ROUNDS[$spec]=$(grep ' (duckdb): ' "$SERVER_DIR/log" | tail -1 | sed 's/.*rounds //')
+done
+stop_server
+
 # --- report ----------------------------------------------------------------------------
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 echo "## Machine"
@@ -268,6 +311,15 @@ for n in $SIZES; do
 done
 echo
 echo "- generated / hand-written SQL on DuckDB: $(for n in $SIZES; do printf '%s companies %s; ' "$n" "$(calc '%.2f' "${WALL[duckdb/$n]} / ${WALL[duckdb-hand/$n]}")"; done)"
+echo
+echo "## Graph rounds (DuckDB; the rounds are the SQL's, the same on Spark)"
+echo
+echo "| group size | depth | cycle | rounds per iterate (wcc: groups, core: trimming, scc: colouring) |"
+echo "|---:|---:|---|---|"
+for spec in $GRAPHS; do
+    IFS=: read -r g h c <<<"$spec"
+    echo "| $g | $h | $([ "$c" = 1 ] && echo "yes, length $((h + 1))" || echo no) | ${ROUNDS[$spec]} |"
+done
 if [ "${SKIP_SPARK:-0}" != 1 ]; then
     echo
     echo "## Runner overhead (Spark $SPARK_MASTER)"

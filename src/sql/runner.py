@@ -216,7 +216,7 @@ def _value_text(v):
     if isinstance(v, (list, tuple)):
         return "[%s]" % ",".join(_value_text(x) for x in v)
     if isinstance(v, dict):
-        return "{%s}" % ",".join("%s:%s" % (dumps(str(k)), _value_text(x)) for k, x in v.items())
+        return "{%s}" % ",".join("%s:%s" % (_key_text(k), _value_text(x)) for k, x in v.items())
     if isinstance(v, (bytes, bytearray, memoryview)):
         return '"%s"' % bytes(v).hex()
     iso = getattr(v, "isoformat", None)
@@ -225,14 +225,27 @@ def _value_text(v):
     return dumps(str(v))
 
 
-def row_text(values):
-    """A row as a JSON array; plain rows take json.dumps' C encoder."""
-    if all(type(v) in _PLAIN for v in values):
+def row_text(values, tuples_are_lists):
+    """A row as a JSON array. json.dumps' C encoder writes it when it can:
+    it refuses non-finite floats and the types it does not know (decimals,
+    dates, bytes), and it writes every tuple as an array, which is right
+    unless a tuple can be a struct (a Spark Row): `tuples_are_lists` says
+    the row's type has no struct."""
+    if tuples_are_lists or all(type(v) in _PLAIN for v in values):
         try:
             return json.dumps(list(values), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_refuse)
         except (ValueError, _NeedsSlowPath):
             pass
     return "[%s]" % ",".join(_value_text(v) for v in values)
+
+
+def _key_text(k):
+    """An object key as json.dumps writes a non-string key."""
+    if isinstance(k, str):
+        return dumps(k)
+    if k is None or isinstance(k, (bool, int, float)):
+        return dumps(_value_text(k).strip('"'))
+    return dumps(str(k))
 
 
 def error_message(exc):
@@ -448,7 +461,7 @@ class DuckSession:
             "lines AS (SELECT unnest(range(1, n + 1)) AS line_no, unnest(l[1:n]) AS raw FROM counted) "
             "SELECT line_no::BIGINT AS line_no, "
             "  CASE WHEN suffix(raw, chr(13)) THEN left(raw, length(raw) - 1) ELSE raw END AS text, "
-            "  TRUE AS valid_utf8 FROM lines ORDER BY line_no" % (view, _duck_string(source))
+            "  TRUE AS valid_utf8 FROM lines" % (view, _duck_string(source))
         )
         if invalid:
             self.con.executemany('UPDATE "%s" SET valid_utf8 = FALSE WHERE line_no = ?' % view, [[n] for n in invalid])
@@ -472,13 +485,18 @@ class DuckSession:
         return self.con.execute(statement).fetchall()
 
     def stream(self, statement):
+        """(rows, tuples_are_lists): DuckDB gives structs as dicts, so a
+        tuple in a row is always a fixed-size ARRAY."""
         cursor = self.con.execute(statement)
-        while True:
-            batch = cursor.fetchmany(FETCH_BATCH)
-            if not batch:
-                return
-            for row in batch:
-                yield row
+
+        def rows():
+            while True:
+                batch = cursor.fetchmany(FETCH_BATCH)
+                if not batch:
+                    return
+                yield from batch
+
+        return rows(), True
 
 
 # --- Spark -----------------------------------------------------------------------
@@ -628,7 +646,13 @@ class SparkRun:
     def sql(self, statement):
         # Commands run when spark.sql returns; a query runs to the end
         # without bringing its rows to the driver.
-        self.spark.sql(statement).write.format("noop").mode("overwrite").save()
+        df = self.spark.sql(statement)
+        try:
+            command = df._jdf.queryExecution().analyzed().nodeName() == "CommandResult"
+        except Exception:
+            command = False
+        if not command:
+            df.write.format("noop").mode("overwrite").save()
 
     def materialize(self, view, statement):
         before = self._persistent_ids()
@@ -660,7 +684,10 @@ class SparkRun:
         return [tuple(r) for r in self.spark.sql(statement).collect()]
 
     def stream(self, statement):
-        return self.spark.sql(statement).toLocalIterator(prefetchPartitions=False)
+        """(rows, tuples_are_lists): a Row is a tuple, so only a result with
+        no struct anywhere in its type can be written as plain lists."""
+        df = self.spark.sql(statement)
+        return df.toLocalIterator(prefetchPartitions=False), "struct<" not in df.schema.simpleString()[len("struct<") :]
 
 
 # --- running requests -----------------------------------------------------------
@@ -798,8 +825,9 @@ class Runner:
         if op == "collect":
             name = _field(step, "name")
             prefix = '{"id":%s,"result":%s,"row":' % (rid, dumps(name))
-            for row in session.stream(_field(step, "sql")):
-                responder.send(prefix + row_text(row) + "}")
+            rows, tuples_are_lists = session.stream(_field(step, "sql"))
+            for row in rows:
+                responder.send(prefix + row_text(row, tuples_are_lists) + "}")
             return name
         raise StepError("unknown op %s (load_jsonl, load_text, sql, materialize, iterate, collect)" % json.dumps(op))
 
@@ -861,6 +889,9 @@ def serve(runner, path):
     finally:
         os.umask(old_umask)
     listener.listen(64)
+    # Ours to remove at the end only while the path still names this socket
+    # (a later server may have taken the path over).
+    inode = os.lstat(path).st_ino
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
@@ -895,7 +926,8 @@ def serve(runner, path):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         listener.close()
         try:
-            os.unlink(path)
+            if os.lstat(path).st_ino == inode:
+                os.unlink(path)
         except OSError:
             pass
         runner.shutdown()
