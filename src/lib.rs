@@ -23,6 +23,7 @@ pub mod mcp;
 pub mod report;
 pub mod skill;
 pub mod source;
+pub mod sql;
 pub mod syntax;
 
 use diagnostic::Diagnostic;

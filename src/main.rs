@@ -94,6 +94,8 @@ enum Command {
     },
     /// Serve the Model Context Protocol on stdin/stdout, for coding agents (docs/agents.md)
     Mcp,
+    /// Print the skills compiled to SQL for DuckDB or Spark (docs/sql.md)
+    Sql(skillc::sql::cli::SqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Command::Mcp => skillc::mcp::run_stdio().map(|()| 0),
+        Command::Sql(args) => skillc::sql::cli::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

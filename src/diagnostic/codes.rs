@@ -75,6 +75,7 @@ codes! {
     UnknownValue = "unknown-value": "a string compared with a field is not among the values a rule allows for that field (a typo?)";
     RuleWithoutExamples = "rule-without-examples": "no ```jsonl example block names the rule, so nothing shows that it accepts and rejects what it should";
     ExampleFailed = "example-failed": "an example company's outcome differs from what its block expects: the rule or the example is wrong";
+    SqlUnsupported = "sql-unsupported": "a rule construct the chosen SQL dialect cannot express (`skillc sql`, `check --engine`); the native engine checks it";
 }
 
 impl Code {
