@@ -25,6 +25,7 @@ pub mod report;
 pub mod sample;
 pub mod skill;
 pub mod source;
+pub mod sql;
 pub mod syntax;
 
 use diagnostic::Diagnostic;

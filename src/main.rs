@@ -96,6 +96,8 @@ enum Command {
     Mcp,
     /// Make records the skills accept, as JSON Lines (docs/sample.md)
     Sample(Box<skillc::sample::cli::SampleArgs>),
+    /// Print the skills compiled to SQL for DuckDB or Spark (docs/sql.md)
+    Sql(skillc::sql::cli::SqlArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
         }
         Command::Mcp => skillc::mcp::run_stdio().map(|()| 0),
         Command::Sample(args) => skillc::sample::cli::run(*args),
+        Command::Sql(args) => skillc::sql::cli::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

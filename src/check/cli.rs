@@ -61,6 +61,23 @@ pub struct CheckArgs {
     /// Append this run's scores as one JSON line to FILE (implies --scores in the line, not in the report)
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Where the rules run: skillc itself, or the compiled SQL on DuckDB or Spark (docs/sql.md)
+    #[arg(long, value_enum, default_value = "native")]
+    pub engine: Engine,
+    /// The Spark master the plan is submitted to (--engine spark)
+    #[arg(long, value_name = "URL", default_value = "local[*]")]
+    pub spark_master: String,
+    /// Partitions of the records on the engine (default: the engine's)
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
+}
+
+/// Where `check` runs the rules.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Native,
+    Duckdb,
+    Spark,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,10 +204,10 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     // Every output is opened before the work, so a missing directory is
     // reported at once; each is written to a temporary file renamed into
     // place at the end, so a run that fails leaves nothing behind.
-    let mut accepted = args.accepted.as_deref().map(Sink::open).transpose()?;
-    let mut rejected = args.rejected.as_deref().map(Sink::open).transpose()?;
+    let accepted = args.accepted.as_deref().map(Sink::open).transpose()?;
+    let rejected = args.rejected.as_deref().map(Sink::open).transpose()?;
     let split_to_stdout = [&accepted, &rejected].iter().any(|s| matches!(s, Some(Sink::Stream(..))));
-    let mut out = match args.output.as_deref() {
+    let out = match args.output.as_deref() {
         Some(path) if !is_stdout(path) => Sink::open(path)?,
         // The split owns standard output: the report goes to standard error.
         _ if split_to_stdout => Sink::stderr(),
@@ -210,6 +227,9 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     }
     select_rules(&mut program, &args.select, &args.ignore)?;
     let compiled = Compiled::new(program)?;
+    if args.engine != Engine::Native {
+        return run_on_engine(args, compiled, accepted, rejected, out);
+    }
 
     let mut warnings = Vec::new();
     let base = match &args.base {
@@ -239,7 +259,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     // files got blank lines (tests/hostile_data.rs
     // `a_named_pipe_as_the_dataset_is_split_completely`).
     let name = if stdin { "standard input".to_string() } else { format!("`{}`", args.dataset.display()) };
-    let (candidates, mut reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
+    let (candidates, reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
         let mut spill = if rereading { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
         let input: Box<dyn Read + Send> = if stdin { Box::new(std::io::stdin()) } else { Box::new(open_dataset(&args.dataset)?) };
         let loaded = load(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true)
@@ -255,6 +275,49 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     };
 
     let report = check(&compiled, base, candidates);
+    report_done(args, compiled, accepted, rejected, out, warnings, reread, report, name, stdin, splitting, scoring)
+}
+
+/// `check --engine duckdb|spark`: the report from the engine, then the
+/// same outputs as the native engine's.
+fn run_on_engine(args: CheckArgs, compiled: Compiled, accepted: Option<Sink>, rejected: Option<Sink>, out: Sink) -> Result<u8, String> {
+    let unsupported = [("--base", args.base.is_some()), ("--merge", args.merge), ("--scores", args.scores), ("--history", args.history.is_some())];
+    if let Some((flag, _)) = unsupported.iter().find(|(_, used)| *used) {
+        return Err(format!("`{flag}` works with the native engine only; leave out `--engine`"));
+    }
+    if args.dataset.as_os_str() == "-" || file_size(&args.dataset).is_none() {
+        open_dataset(&args.dataset)?;
+        return Err(format!("`--engine` reads a dataset file, not `{}`: write it to a file first", args.dataset.display()));
+    }
+    let engine = match args.engine {
+        Engine::Spark => crate::sql::dialect::DialectName::Spark,
+        _ => crate::sql::dialect::DialectName::Duckdb,
+    };
+    let options = crate::sql::engine::Options { engine, master: args.spark_master.clone(), partitions: args.partitions };
+    let report = crate::sql::engine::check_file(&compiled, &args.dataset, &options)?;
+    let splitting = accepted.is_some() || rejected.is_some();
+    let reread = if splitting { Some(open_dataset(&args.dataset)?) } else { None };
+    let name = format!("`{}`", args.dataset.display());
+    report_done(args, compiled, accepted, rejected, out, Vec::new(), reread, report, name, false, splitting, false)
+}
+
+/// Everything after the report: the merge, scores, the report written,
+/// the split, the history line, the exit status.
+#[allow(clippy::too_many_arguments)]
+fn report_done(
+    args: CheckArgs,
+    compiled: Compiled,
+    mut accepted: Option<Sink>,
+    mut rejected: Option<Sink>,
+    mut out: Sink,
+    mut warnings: Vec<Warning>,
+    mut reread: Option<File>,
+    report: super::Report,
+    name: String,
+    stdin: bool,
+    splitting: bool,
+    scoring: bool,
+) -> Result<u8, String> {
     if report.summary.read == 0 {
         warnings.push(empty_input(&name, false));
     }

@@ -331,6 +331,12 @@ impl LineReport {
     fn new(line: u32, slot: u32) -> LineReport {
         LineReport { line, slot }
     }
+
+    /// A report's line: the index of its finding, none when accepted (the
+    /// SQL engines' reports, `sql::engine`).
+    pub fn with_finding(line: u32, finding: Option<u32>) -> LineReport {
+        LineReport { line, slot: finding.unwrap_or(NO_FINDING) }
+    }
 }
 
 /// `LineReport::slot` of a line that is not a JSON object while loading.

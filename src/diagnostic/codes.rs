@@ -79,6 +79,7 @@ codes! {
     RulesContradict = "rules-contradict": "these rules, together, reject every record of a case the schema allows (or every record)";
     RuleVacuous = "rule-vacuous": "no record that passes the schema can fail this rule: it checks nothing";
     FlagImplied = "flag-implied": "this flag rule only fires on records that reject rules already reject, so it never flags an accepted record";
+    SqlUnsupported = "sql-unsupported": "a rule construct the chosen SQL dialect cannot express (`skillc sql`, `check --engine`); the native engine checks it";
 }
 
 impl Code {
