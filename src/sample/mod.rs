@@ -45,8 +45,12 @@ const SPREAD_ROUNDS: u32 = 4;
 const FLAG_ROUNDS: u32 = 3;
 /// Candidates drawn per record wanted, at most, before giving up.
 const DRAWS_PER_RECORD: usize = 40;
+/// Candidates checked together in one round, at least (budget allowing).
+const MIN_IN_FLIGHT: usize = 32;
 /// Candidates checked together in one round, at most.
 const MAX_IN_FLIGHT: usize = 512;
+/// Units dropped, with none emitted yet, after which no more are drawn.
+const HOPELESS_AFTER: usize = 96;
 /// The rule id the `--where` expression is checked under.
 pub const WHERE_ID: &str = "--where";
 
@@ -224,6 +228,8 @@ struct Sampler<'c> {
     /// Rule id → candidates it blocked (dropped while it still failed).
     blocked: BTreeMap<String, usize>,
     draws: usize,
+    /// Units dropped unrepaired.
+    dropped: usize,
     seeds: std::vec::IntoIter<Map<String, Value>>,
 }
 
@@ -247,6 +253,7 @@ pub fn sample(c: &Compiled, opts: &Options) -> Result<Vec<String>, Failure> {
         fingerprints: HashSet::new(),
         blocked: BTreeMap::new(),
         draws: 0,
+        dropped: 0,
         seeds: opts.seeds.clone().into_iter(),
     };
     // The emitted records are checked once more as one dataset; a unit
@@ -359,8 +366,14 @@ impl Sampler<'_> {
                 }
                 return Ok(());
             }
-            let target = (missing + missing / 2 + 2).min(MAX_IN_FLIGHT);
-            while pending.iter().map(|u| u.records.len()).sum::<usize>() < target && self.draws < budget {
+            // Half as many again as are missing (a round rejects some), and
+            // never fewer than a small batch: a round costs a check whatever
+            // its size.
+            let target = (missing + missing / 2 + 2).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT);
+            // Nothing at all gets through: the rules (or `--where`) leave no
+            // room, and more draws would fail the same way.
+            let hopeless = self.produced() == 0 && self.dropped >= HOPELESS_AFTER;
+            while pending.iter().map(|u| u.records.len()).sum::<usize>() < target && self.draws < budget && !hopeless {
                 let unit = self.draw(missing);
                 pending.push(unit);
             }
@@ -439,6 +452,7 @@ impl Sampler<'_> {
             let mut stuck = unit.rounds > MAX_ROUNDS;
             let group_keys: Vec<String> = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
             let ctx = repair::Context { keys: &group_keys };
+            let before = unit.records.clone();
             for (record, l) in unit.records.iter_mut().zip(reports) {
                 if stuck {
                     break;
@@ -457,7 +471,10 @@ impl Sampler<'_> {
                     repair::apply(&mut self.drawer, &way, record, unit.rounds <= SPREAD_ROUNDS, &ctx);
                 }
             }
+            // A repair that changed nothing would fail the same way again.
+            stuck |= unit.records == before;
             if stuck {
+                self.dropped += 1;
                 for id in failing {
                     *self.blocked.entry(format!("`{id}`")).or_default() += 1;
                 }
