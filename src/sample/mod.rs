@@ -41,8 +41,8 @@ const MAX_ROUNDS: u32 = 12;
 /// nearest value.
 const SPREAD_ROUNDS: u32 = 4;
 /// Rounds after which a record that is only flagged (no reject rule
-/// fails) is accepted as it is.
-const FLAG_ROUNDS: u32 = 3;
+/// fails) is emitted as it is: `check` keeps a flagged record.
+const FLAG_ROUNDS: u32 = 8;
 /// Candidates drawn per record wanted, at most, before giving up.
 const DRAWS_PER_RECORD: usize = 40;
 /// Candidates checked together in one round, at least (budget allowing).
@@ -417,25 +417,8 @@ impl Sampler<'_> {
         for (mut unit, unit_lines) in pending.into_iter().zip(lines) {
             let reports = &report.lines[at..at + unit.records.len()];
             at += unit.records.len();
-            let fine = |v: Verdict| v == Verdict::Accepted || (v == Verdict::Flagged && unit.rounds >= FLAG_ROUNDS);
-            if reports.iter().all(|l| fine(report.verdict(l))) {
-                let room = self.opts.count.saturating_sub(self.produced());
-                let fingerprints: Vec<u64> = match &excluded {
-                    Some(ex) => unit_lines.iter().filter_map(|l| crate::batch::scores::fingerprint(l.as_bytes(), ex)).collect(),
-                    None => Vec::new(),
-                };
-                let repeats = fingerprints.iter().any(|f| self.fingerprints.contains(f))
-                    || fingerprints.iter().collect::<HashSet<_>>().len() < fingerprints.len();
-                if repeats {
-                    *self.blocked.entry("a repeated fingerprint".into()).or_default() += 1;
-                    self.release(&unit);
-                } else if unit.records.len() <= room {
-                    self.fingerprints.extend(fingerprints.iter().copied());
-                    let keys = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
-                    self.emitted.push(Emitted { lines: unit_lines, keys, fingerprints });
-                } else {
-                    self.release(&unit);
-                }
+            if reports.iter().all(|l| report.verdict(l) == Verdict::Accepted) {
+                self.emit(&unit, unit_lines, excluded.as_deref());
                 continue;
             }
             // Repair every record with a finding, with the ways out of
@@ -459,7 +442,7 @@ impl Sampler<'_> {
                 }
                 for reason in report.reasons(l) {
                     if unit.rounds > FLAG_ROUNDS && !is_reject(c, &reason.rule) {
-                        continue;
+                        continue; // the reject rules first
                     }
                     let ways = repair::ways(reason);
                     let Some(way) = repair::choose(&mut self.drawer, &ways) else {
@@ -472,7 +455,14 @@ impl Sampler<'_> {
                 }
             }
             // A repair that changed nothing would fail the same way again.
-            stuck |= unit.records == before;
+            let unchanged = unit.records == before;
+            if failing.is_empty() && (unchanged || unit.rounds > FLAG_ROUNDS) {
+                // Only flags, and no repair left for them: a flagged record
+                // is still one `check` keeps.
+                self.emit(&Unit { records: before, rounds: unit.rounds }, unit_lines, excluded.as_deref());
+                continue;
+            }
+            stuck |= unchanged;
             if stuck {
                 self.dropped += 1;
                 for id in failing {
@@ -484,6 +474,28 @@ impl Sampler<'_> {
             }
         }
         Ok(next)
+    }
+
+    /// Emits a unit the checker kept, unless it repeats a fingerprint or
+    /// does not fit in what is still wanted.
+    fn emit(&mut self, unit: &Unit, lines: Vec<String>, excluded: Option<&[String]>) {
+        let room = self.opts.count.saturating_sub(self.produced());
+        let fingerprints: Vec<u64> = match excluded {
+            Some(ex) => lines.iter().filter_map(|l| crate::batch::scores::fingerprint(l.as_bytes(), ex)).collect(),
+            None => Vec::new(),
+        };
+        let repeats = fingerprints.iter().any(|f| self.fingerprints.contains(f))
+            || fingerprints.iter().collect::<HashSet<_>>().len() < fingerprints.len();
+        if repeats {
+            *self.blocked.entry("a repeated fingerprint".into()).or_default() += 1;
+            self.release(unit);
+        } else if unit.records.len() <= room {
+            self.fingerprints.extend(fingerprints.iter().copied());
+            let keys = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
+            self.emitted.push(Emitted { lines, keys, fingerprints });
+        } else {
+            self.release(unit);
+        }
     }
 
     /// Checks everything emitted as one dataset; takes out the units with
