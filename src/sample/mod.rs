@@ -489,7 +489,7 @@ impl Sampler<'_> {
         if repeats {
             *self.blocked.entry("a repeated fingerprint".into()).or_default() += 1;
             self.release(unit);
-        } else if unit.records.len() <= room {
+        } else if unit.records.len() <= room && !(self.opts.groups && room - unit.records.len() == 1) {
             self.fingerprints.extend(fingerprints.iter().copied());
             let keys = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
             self.emitted.push(Emitted { lines, keys, fingerprints });
@@ -537,9 +537,14 @@ fn is_reject(c: &Compiled, rule: &ReasonRule) -> bool {
     }
 }
 
-/// A group's size: 2 to 4 records, at most `room` (1 when only one fits).
+/// A group's size: 2 to 4 records, at most `room`, and not one short of
+/// it (that last record would have to stand alone); 1 when only one fits.
 fn draw_size(drawer: &mut draw::Drawer, room: usize) -> usize {
-    rand::RngExt::random_range(&mut drawer.rng, 2..=4usize).min(room.max(1))
+    let sizes: Vec<usize> = (2..=4usize.min(room)).filter(|&s| room - s != 1).collect();
+    if sizes.is_empty() {
+        return room.clamp(1, 2);
+    }
+    sizes[rand::RngExt::random_range(&mut drawer.rng, 0..sizes.len())]
 }
 
 /// A record as one JSON line, its fields in declaration order (then any
