@@ -140,7 +140,7 @@ fn add_where(program: &mut Program, entity: EntityId, text: &str) -> Result<(), 
     if !expr.ty.is_error() && expr.ty != Ty::Bool {
         lowerer.diags.push(
             Diagnostic::error(Code::TypeMismatch, expr.span, format!("`--where` must be a condition, but this is {}", expr.ty.describe()))
-                .with_help("compare it with something, like `industry == \"Bank\"`"),
+                .with_help("compare it with something, like `x > 0`"),
         );
     }
     if lowerer.reads.whole_dataset {
@@ -238,7 +238,7 @@ pub fn sample(c: &Compiled, opts: &Options) -> Result<Vec<String>, Failure> {
     let ownership = ownership(c);
     if opts.groups && ownership.is_none() {
         return Err(Failure::Other(format!(
-            "`--groups` needs a relation of `{}` to itself (`relation parents = owners.id -> {}`); the skills declare none",
+            "`--groups` needs a relation of `{}` to itself (`relation NAME = LIST.FIELD -> {}`); the skills declare none",
             c.program.schema.entity(c.entity).name,
             c.program.schema.entity(c.entity).name
         )));

@@ -39,7 +39,7 @@ pub fn ways(reason: &Reason) -> Vec<Way> {
         .collect()
 }
 
-/// `owners[1].stake` → [Key("owners"), Index(1), Key("stake")].
+/// `list[1].field` → [Key("list"), Index(1), Key("field")].
 fn path_of_text(text: &str) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
     for part in text.split('.') {
