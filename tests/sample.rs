@@ -234,3 +234,27 @@ fn an_impossible_where_stops_with_what_blocked_it() {
     assert!(err.contains("made 0 of 3"), "{err}");
     assert!(err.contains("employee-count-range") || err.contains("--where"), "{err}");
 }
+
+#[test]
+fn entity_picks_what_to_sample_when_the_skills_declare_several() {
+    let (_dir, skill) = gadgets();
+    let out = Command::new(env!("CARGO_BIN_EXE_skillc"))
+        .args(["sample", "-n", "20", "--entity", "gadget", "--skills"])
+        .arg(shipped())
+        .arg("--skills")
+        .arg(&skill)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 20);
+    assert!(records(&lines).iter().all(|r| r.get("sku").is_some() && r.get("id").is_none()));
+    assert_accepted(&lines, &skill);
+
+    let out = run(&["sample", "--entity", "gizmo"], &shipped());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no entity `gizmo`"));
+    let out = run(&["sample", "--groups"], &skill);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relation of `gadget` to itself"));
+}

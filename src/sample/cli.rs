@@ -65,11 +65,7 @@ pub fn run(args: SampleArgs) -> Result<u8, String> {
             write(&lines)?;
             let rules: Vec<String> = blocked.iter().take(8).map(|(id, n)| format!("{id} ({n})")).collect();
             let why = if rules.is_empty() { String::new() } else { format!("; the rest were blocked by {}", rules.join(", ")) };
-            eprintln!(
-                "error: made {} of {wanted} record{} within the budget{why}",
-                lines.len(),
-                if wanted == 1 { "" } else { "s" }
-            );
+            eprintln!("error: made {} of {wanted} record{} within the budget{why}", lines.len(), if wanted == 1 { "" } else { "s" });
             Ok(1)
         }
         Err(Failure::Other(message)) => Err(message),

@@ -196,6 +196,8 @@ impl<'c> Drawer<'c> {
             (Some(l), Some(h)) if l > 0.0 && h / l >= 1000.0 => (l.ln() + (h.ln() - l.ln()) * self.rng.random::<f64>()).exp(),
             (Some(l), Some(h)) => l + (h - l) * self.rng.random::<f64>(),
             (Some(l), None) => l + (7.0 + 2.0 * self.gaussian()).exp(),
+            // Below an upper bound alone: over four orders of magnitude under it.
+            (None, Some(h)) if h > 0.0 => (h.ln() - 4.0 * std::f64::consts::LN_10 * self.rng.random::<f64>()).exp(),
             (None, Some(h)) => h - (7.0 + 2.0 * self.gaussian()).exp(),
             (None, None) => 1000.0 * self.gaussian(),
         }
@@ -245,7 +247,7 @@ impl<'c> Drawer<'c> {
         if let Some(r) = generators.first() {
             let source = self.c.program.regexes[r.0 as usize].0.clone();
             for _ in 0..16 {
-                if let Some(s) = self.from_pattern(&source) {
+                if let Some(s) = self.matching(&source) {
                     if matches_all(self.c, &s) && allowed(&s) {
                         return s;
                     }
@@ -300,7 +302,7 @@ impl<'c> Drawer<'c> {
     }
 
     /// A string matching `pattern` (whole), written from its HIR.
-    pub fn from_pattern(&mut self, pattern: &str) -> Option<String> {
+    pub fn matching(&mut self, pattern: &str) -> Option<String> {
         let hir = regex_syntax::ParserBuilder::new().build().parse(pattern).ok()?;
         let mut out = String::new();
         self.write_hir(&hir, &mut out)?;
@@ -408,5 +410,61 @@ pub fn round_to(x: f64, digits: i32, integer: bool) -> f64 {
         rounded.round()
     } else {
         rounded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled() -> Compiled {
+        let skill = "---\nname: t\ndescription: t\napplies_to: thing\n---\n\n```entity thing\nkey id\nid: string\nx: number\n```\n\n- x is positive.\n  ```rule x-positive\n  x > 0\n  ```\n";
+        let (program, diags) = crate::compile_sources(&[("t/SKILL.md".into(), skill.into())]);
+        assert!(!diags.iter().any(crate::diagnostic::Diagnostic::is_error), "{diags:?}");
+        Compiled::new(program).unwrap()
+    }
+
+    /// A string written from a pattern matches the whole pattern.
+    #[test]
+    fn strings_written_from_a_pattern_match_it() {
+        let c = compiled();
+        let mut d = Drawer::new(&c, Domains::default(), 1);
+        for pattern in [
+            "[A-Z]{2}",
+            "(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9])",
+            r"[A-Z]{1,4}(\.[A-Z])?",
+            r"\d{3}-\w+",
+            "a*b+c?",
+            "x.y",
+            "[^a-z]{3}",
+        ] {
+            let whole = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+            for _ in 0..50 {
+                let s = d.matching(pattern).unwrap();
+                assert!(whole.is_match(&s), "{s:?} does not match /{pattern}/");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_are_rounded_as_people_write_them() {
+        assert_eq!(nice(182_345_678.9, false), 182_000_000.0);
+        assert_eq!(nice(0.41849, false), 0.418);
+        assert_eq!(nice(3137.4, true), 3137.0);
+        assert_eq!(nice(123_456.0, true), 123_000.0);
+        assert_eq!(nice(-0.0123456, false), -0.0123);
+        assert_eq!(round_to(1.0049, 3, false), 1.0);
+    }
+
+    #[test]
+    fn keys_are_fresh() {
+        let c = compiled();
+        let mut d = Drawer::new(&c, Domains::default(), 1);
+        let mut keys = BTreeSet::new();
+        for _ in 0..5000 {
+            let before = keys.len();
+            d.fresh_key(&mut keys);
+            assert_eq!(keys.len(), before + 1);
+        }
     }
 }

@@ -41,12 +41,16 @@ const MAX_ROUNDS: u32 = 12;
 /// nearest value.
 const SPREAD_ROUNDS: u32 = 4;
 /// Rounds after which a record that is only flagged (no reject rule
-/// fails) is accepted as it is.
-const FLAG_ROUNDS: u32 = 3;
+/// fails) is emitted as it is: `check` keeps a flagged record.
+const FLAG_ROUNDS: u32 = 8;
 /// Candidates drawn per record wanted, at most, before giving up.
 const DRAWS_PER_RECORD: usize = 40;
+/// Candidates checked together in one round, at least (budget allowing).
+const MIN_IN_FLIGHT: usize = 32;
 /// Candidates checked together in one round, at most.
 const MAX_IN_FLIGHT: usize = 512;
+/// Units dropped, with none emitted yet, after which no more are drawn.
+const HOPELESS_AFTER: usize = 96;
 /// The rule id the `--where` expression is checked under.
 pub const WHERE_ID: &str = "--where";
 
@@ -136,7 +140,7 @@ fn add_where(program: &mut Program, entity: EntityId, text: &str) -> Result<(), 
     if !expr.ty.is_error() && expr.ty != Ty::Bool {
         lowerer.diags.push(
             Diagnostic::error(Code::TypeMismatch, expr.span, format!("`--where` must be a condition, but this is {}", expr.ty.describe()))
-                .with_help("compare it with something, like `industry == \"Bank\"`"),
+                .with_help("compare it with something, like `x > 0`"),
         );
     }
     if lowerer.reads.whole_dataset {
@@ -224,6 +228,8 @@ struct Sampler<'c> {
     /// Rule id → candidates it blocked (dropped while it still failed).
     blocked: BTreeMap<String, usize>,
     draws: usize,
+    /// Units dropped unrepaired.
+    dropped: usize,
     seeds: std::vec::IntoIter<Map<String, Value>>,
 }
 
@@ -232,7 +238,7 @@ pub fn sample(c: &Compiled, opts: &Options) -> Result<Vec<String>, Failure> {
     let ownership = ownership(c);
     if opts.groups && ownership.is_none() {
         return Err(Failure::Other(format!(
-            "`--groups` needs a relation of `{}` to itself (`relation parents = owners.id -> {}`); the skills declare none",
+            "`--groups` needs a relation of `{}` to itself (`relation NAME = LIST.FIELD -> {}`); the skills declare none",
             c.program.schema.entity(c.entity).name,
             c.program.schema.entity(c.entity).name
         )));
@@ -247,6 +253,7 @@ pub fn sample(c: &Compiled, opts: &Options) -> Result<Vec<String>, Failure> {
         fingerprints: HashSet::new(),
         blocked: BTreeMap::new(),
         draws: 0,
+        dropped: 0,
         seeds: opts.seeds.clone().into_iter(),
     };
     // The emitted records are checked once more as one dataset; a unit
@@ -359,8 +366,14 @@ impl Sampler<'_> {
                 }
                 return Ok(());
             }
-            let target = (missing + missing / 2 + 2).min(MAX_IN_FLIGHT);
-            while pending.iter().map(|u| u.records.len()).sum::<usize>() < target && self.draws < budget {
+            // Half as many again as are missing (a round rejects some), and
+            // never fewer than a small batch: a round costs a check whatever
+            // its size.
+            let target = (missing + missing / 2 + 2).clamp(MIN_IN_FLIGHT, MAX_IN_FLIGHT);
+            // Nothing at all gets through: the rules (or `--where`) leave no
+            // room, and more draws would fail the same way.
+            let hopeless = self.produced() == 0 && self.dropped >= HOPELESS_AFTER;
+            while pending.iter().map(|u| u.records.len()).sum::<usize>() < target && self.draws < budget && !hopeless {
                 let unit = self.draw(missing);
                 pending.push(unit);
             }
@@ -404,25 +417,8 @@ impl Sampler<'_> {
         for (mut unit, unit_lines) in pending.into_iter().zip(lines) {
             let reports = &report.lines[at..at + unit.records.len()];
             at += unit.records.len();
-            let fine = |v: Verdict| v == Verdict::Accepted || (v == Verdict::Flagged && unit.rounds >= FLAG_ROUNDS);
-            if reports.iter().all(|l| fine(report.verdict(l))) {
-                let room = self.opts.count.saturating_sub(self.produced());
-                let fingerprints: Vec<u64> = match &excluded {
-                    Some(ex) => unit_lines.iter().filter_map(|l| crate::batch::scores::fingerprint(l.as_bytes(), ex)).collect(),
-                    None => Vec::new(),
-                };
-                let repeats = fingerprints.iter().any(|f| self.fingerprints.contains(f))
-                    || fingerprints.iter().collect::<HashSet<_>>().len() < fingerprints.len();
-                if repeats {
-                    *self.blocked.entry("a repeated fingerprint".into()).or_default() += 1;
-                    self.release(&unit);
-                } else if unit.records.len() <= room {
-                    self.fingerprints.extend(fingerprints.iter().copied());
-                    let keys = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
-                    self.emitted.push(Emitted { lines: unit_lines, keys, fingerprints });
-                } else {
-                    self.release(&unit);
-                }
+            if reports.iter().all(|l| report.verdict(l) == Verdict::Accepted) {
+                self.emit(&unit, unit_lines, excluded.as_deref());
                 continue;
             }
             // Repair every record with a finding, with the ways out of
@@ -439,13 +435,14 @@ impl Sampler<'_> {
             let mut stuck = unit.rounds > MAX_ROUNDS;
             let group_keys: Vec<String> = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
             let ctx = repair::Context { keys: &group_keys };
+            let before = unit.records.clone();
             for (record, l) in unit.records.iter_mut().zip(reports) {
                 if stuck {
                     break;
                 }
                 for reason in report.reasons(l) {
                     if unit.rounds > FLAG_ROUNDS && !is_reject(c, &reason.rule) {
-                        continue;
+                        continue; // the reject rules first
                     }
                     let ways = repair::ways(reason);
                     let Some(way) = repair::choose(&mut self.drawer, &ways) else {
@@ -457,7 +454,17 @@ impl Sampler<'_> {
                     repair::apply(&mut self.drawer, &way, record, unit.rounds <= SPREAD_ROUNDS, &ctx);
                 }
             }
+            // A repair that changed nothing would fail the same way again.
+            let unchanged = unit.records == before;
+            if failing.is_empty() && (unchanged || unit.rounds > FLAG_ROUNDS) {
+                // Only flags, and no repair left for them: a flagged record
+                // is still one `check` keeps.
+                self.emit(&Unit { records: before, rounds: unit.rounds }, unit_lines, excluded.as_deref());
+                continue;
+            }
+            stuck |= unchanged;
             if stuck {
+                self.dropped += 1;
                 for id in failing {
                     *self.blocked.entry(format!("`{id}`")).or_default() += 1;
                 }
@@ -467,6 +474,28 @@ impl Sampler<'_> {
             }
         }
         Ok(next)
+    }
+
+    /// Emits a unit the checker kept, unless it repeats a fingerprint or
+    /// does not fit in what is still wanted.
+    fn emit(&mut self, unit: &Unit, lines: Vec<String>, excluded: Option<&[String]>) {
+        let room = self.opts.count.saturating_sub(self.produced());
+        let fingerprints: Vec<u64> = match excluded {
+            Some(ex) => lines.iter().filter_map(|l| crate::batch::scores::fingerprint(l.as_bytes(), ex)).collect(),
+            None => Vec::new(),
+        };
+        let repeats = fingerprints.iter().any(|f| self.fingerprints.contains(f))
+            || fingerprints.iter().collect::<HashSet<_>>().len() < fingerprints.len();
+        if repeats {
+            *self.blocked.entry("a repeated fingerprint".into()).or_default() += 1;
+            self.release(unit);
+        } else if unit.records.len() <= room && !(self.opts.groups && room - unit.records.len() == 1) {
+            self.fingerprints.extend(fingerprints.iter().copied());
+            let keys = unit.records.iter().filter_map(|r| self.key_of(r)).collect();
+            self.emitted.push(Emitted { lines, keys, fingerprints });
+        } else {
+            self.release(unit);
+        }
     }
 
     /// Checks everything emitted as one dataset; takes out the units with
@@ -508,9 +537,14 @@ fn is_reject(c: &Compiled, rule: &ReasonRule) -> bool {
     }
 }
 
-/// A group's size: 2 to 4 records, at most `room` (1 when only one fits).
+/// A group's size: 2 to 4 records, at most `room`, and not one short of
+/// it (that last record would have to stand alone); 1 when only one fits.
 fn draw_size(drawer: &mut draw::Drawer, room: usize) -> usize {
-    rand::RngExt::random_range(&mut drawer.rng, 2..=4usize).min(room.max(1))
+    let sizes: Vec<usize> = (2..=4usize.min(room)).filter(|&s| room - s != 1).collect();
+    if sizes.is_empty() {
+        return room.clamp(1, 2);
+    }
+    sizes[rand::RngExt::random_range(&mut drawer.rng, 0..sizes.len())]
 }
 
 /// A record as one JSON line, its fields in declaration order (then any
@@ -540,4 +574,37 @@ pub fn write_record(c: &Compiled, record: &Map<String, Value>) -> String {
     }
     out.push('}');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Program {
+        let (program, diags) = crate::compile_sources(&crate::embedded::skills());
+        assert!(!diags.iter().any(Diagnostic::is_error));
+        program
+    }
+
+    /// A seed record comes first, repaired where it breaks a rule, and
+    /// keeps its key.
+    #[test]
+    fn seed_records_are_repaired_and_come_first() {
+        let record = serde_json::json!({
+            "id": "seeded-co", "name": "Seeded Co", "industry": "Retail", "country": "GB", "founded_year": 1990,
+            "public": false, "fiscal_year_end": "12-31", "currency": "GBP", "employee_count": 0,
+            "standalone_revenue": 40_000_000, "consolidated_revenue": 40_000_000, "gross_margin": 0.3
+        });
+        let Value::Object(seed) = record else { unreachable!() };
+        let opts = Options { count: 3, seed: 1, seeds: vec![seed], ..Options::default() };
+        let c = prepare(shipped(), &opts).unwrap();
+        let lines = sample(&c, &opts).unwrap();
+        assert_eq!(lines.len(), 3);
+        let first: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["id"], "seeded-co");
+        assert!(first["employee_count"].as_f64().unwrap() >= 1.0, "{first}");
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let report = check::check(&c, None, check::load(&c, text.as_bytes(), None, true).unwrap());
+        assert_eq!(report.summary.accepted, 3);
+    }
 }

@@ -39,7 +39,7 @@ pub fn ways(reason: &Reason) -> Vec<Way> {
         .collect()
 }
 
-/// `owners[1].stake` → [Key("owners"), Index(1), Key("stake")].
+/// `list[1].field` → [Key("list"), Index(1), Key("field")].
 fn path_of_text(text: &str) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
     for part in text.split('.') {
@@ -128,7 +128,11 @@ pub fn apply(drawer: &mut Drawer, way: &Way, record: &mut Map<String, Value>, sp
 fn needs_drawing(op: &EditOp) -> bool {
     matches!(
         op,
-        EditOp::Matches { .. } | EditOp::KeyOf { .. } | EditOp::Present { .. } | EditOp::Set { inside: false, .. } | EditOp::Compare(CmpOp::Ne, Value::String(_))
+        EditOp::Matches { .. }
+            | EditOp::KeyOf { .. }
+            | EditOp::Present { .. }
+            | EditOp::Set { inside: false, .. }
+            | EditOp::Compare(CmpOp::Ne, Value::String(_))
     )
 }
 
@@ -197,7 +201,15 @@ fn realise(drawer: &mut Drawer, edit: &Edit, record: &Value, ctx: &Context) -> O
             let up = matches!(op, CmpOp::Ge | CmpOp::Gt);
             let nudge = x.abs().max(1.0) * 0.01 * drawer.rng.random::<f64>();
             let y = if up { x + nudge } else { x - nudge };
-            let y = if integer { if up { y.ceil() } else { y.floor() } } else { y };
+            let y = if integer {
+                if up {
+                    y.ceil()
+                } else {
+                    y.floor()
+                }
+            } else {
+                y
+            };
             let meets = |v: f64| match op {
                 CmpOp::Gt => v > x,
                 CmpOp::Ge => v >= x,
@@ -227,7 +239,7 @@ fn realise(drawer: &mut Drawer, edit: &Edit, record: &Value, ctx: &Context) -> O
         EditOp::Compare(CmpOp::Ne, old @ Value::String(_)) => (0..16).map(|_| drawer.value(slot, &ty, fields)).find(|v| v != old),
         EditOp::Matches { pattern, inside: true, example } => {
             let whole = regex::Regex::new(&format!("^(?:{pattern})$")).ok()?;
-            (0..16).filter_map(|_| drawer.from_pattern(pattern)).find(|s| whole.is_match(s)).map(Value::String).or_else(|| example.clone())
+            (0..16).filter_map(|_| drawer.matching(pattern)).find(|s| whole.is_match(s)).map(Value::String).or_else(|| example.clone())
         }
         EditOp::Matches { pattern, inside: false, .. } => {
             let whole = regex::Regex::new(&format!("^(?:{pattern})$")).ok()?;
@@ -244,5 +256,55 @@ fn realise(drawer: &mut Drawer, edit: &Edit, record: &Value, ctx: &Context) -> O
             Some(if v.is_null() { example.clone()? } else { v })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(k: &str) -> Step {
+        Step::Key(k.into())
+    }
+
+    /// Every edit the checker writes reads back as the edit it wrote.
+    #[test]
+    fn edits_read_back_from_the_report_json() {
+        let path = vec![key("owners"), Step::Index(1), key("stake")];
+        let ops = vec![
+            EditOp::Compare(CmpOp::Le, json!(1)),
+            EditOp::Compare(CmpOp::Ne, json!("x")),
+            EditOp::Between { min: 5000.0, max: 5e6, min_inclusive: true, max_inclusive: false, inside: true },
+            EditOp::Between { min: -1.0, max: 1.0, min_inclusive: false, max_inclusive: true, inside: false },
+            EditOp::Set { values: vec![json!("a"), json!("b")], inside: true },
+            EditOp::Set { values: vec![json!(3)], inside: false },
+            EditOp::Contains { value: json!("flag"), inside: true },
+            EditOp::Matches { pattern: "[A-Z]{2}".into(), inside: true, example: Some(json!("GB")) },
+            EditOp::Matches { pattern: "x+".into(), inside: false, example: None },
+            EditOp::Absent,
+            EditOp::Present { example: Some(json!(0.4)) },
+            EditOp::Present { example: None },
+        ];
+        for op in ops {
+            let edit = Edit { path: path.clone(), op };
+            let back = edit_of_json(&hints::edit_json(&edit)).unwrap_or_else(|| panic!("{edit:?} does not read back"));
+            assert_eq!(back, edit);
+        }
+        // `key of` writes no value found; the rest reads back.
+        let key_of = Edit {
+            path: vec![key("owners"), Step::Index(0), key("id")],
+            op: EditOp::KeyOf { entity: "company".into(), inside: true, found: Value::Null },
+        };
+        assert_eq!(edit_of_json(&hints::edit_json(&key_of)), Some(key_of));
+    }
+
+    #[test]
+    fn paths_read_back() {
+        assert_eq!(path_of_text("a"), Some(vec![key("a")]));
+        assert_eq!(path_of_text("a[3].b"), Some(vec![key("a"), Step::Index(3), key("b")]));
+        assert_eq!(path_of_text("a[1][2]"), Some(vec![key("a"), Step::Index(1), Step::Index(2)]));
+        assert_eq!(path_of_text("a[x]"), None);
+        assert_eq!(path_of_text(".a"), None);
     }
 }
