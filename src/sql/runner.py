@@ -565,8 +565,7 @@ class SparkEngine:
 
     def healthy(self):
         try:
-            self.spark.sparkContext._jsc.sc().isStopped()
-            return True
+            return not self.spark.sparkContext._jsc.sc().isStopped()
         except Exception:
             return False
 
@@ -629,14 +628,15 @@ class SparkRun:
         # in its own: monotonically_increasing_id is (partition << 33) + place,
         # and a single file's partitions follow its byte offsets.
         numbered = raw.select(F.monotonically_increasing_id().alias("_id"), F.col("value"))
-        counts = numbered.groupBy((F.col("_id") / F.lit(1 << 33)).cast("long").alias("_part")).count().collect()
+        part = F.expr("shiftright(_id, 33)")
+        counts = numbered.groupBy(part.alias("_part")).count().collect()
         start, starts = 0, []
         for part, count in sorted((r["_part"], r["count"]) for r in counts):
             starts.append((part, start))
             start += count
         offsets = self.spark.createDataFrame(starts or [(0, 0)], "_part BIGINT, _start BIGINT")
         stripped = F.when(F.col("value").endswith("\r"), F.expr("substring(value, 1, length(value) - 1)")).otherwise(F.col("value"))
-        lines = numbered.join(F.broadcast(offsets), (F.col("_id") / F.lit(1 << 33)).cast("long") == F.col("_part")).select(
+        lines = numbered.join(F.broadcast(offsets), part == F.col("_part")).select(
             (F.col("_start") + F.expr("_id & %d" % ((1 << 33) - 1)) + 1).cast("long").alias("line_no"),
             F.call_function("make_valid_utf8", stripped).alias("text"),
             F.call_function("is_valid_utf8", F.col("value")).alias("valid_utf8"),
