@@ -53,7 +53,10 @@ Steps run in order; view names match [A-Za-z_][A-Za-z0-9_]*:
         missing from `columns` are ignored, absent and null both give NULL,
         blank lines give no row; a line that is not JSON or a value that does
         not convert to its column's type fails the request on both engines
-        (Spark runs in FAILFAST mode, lines split at "\\n" only). Engine
+        (Spark runs in FAILFAST mode, lines split at "\\n" only), at the load
+        (DuckDB reads while it binds the view) or at the first step that
+        reads the view. DuckDB's reader lets an object run on across a
+        newline. Engine
         differences the caller must handle itself: DuckDB rejects an object
         with a duplicate key; both engines turn a number or an object into
         text for a string column.
@@ -470,8 +473,12 @@ class DuckSession:
         self.con.execute(statement)
 
     def materialize(self, view, statement):
+        # Built under a new name first: S may read the V it replaces.
+        fresh = "__skillc_new_%s" % view
+        self._drop(fresh)
+        self.con.execute('CREATE TEMP TABLE "%s" AS %s' % (fresh, statement))
         self._drop(view)
-        self.con.execute('CREATE TEMP TABLE "%s" AS %s' % (view, statement))
+        self.con.execute('ALTER TABLE "%s" RENAME TO "%s"' % (fresh, view))
 
     def expose_prev(self, view):
         prev = view + "_prev"
