@@ -53,7 +53,10 @@ Steps run in order; view names match [A-Za-z_][A-Za-z0-9_]*:
         missing from `columns` are ignored, absent and null both give NULL,
         blank lines give no row; a line that is not JSON or a value that does
         not convert to its column's type fails the request on both engines
-        (Spark runs in FAILFAST mode, lines split at "\\n" only). Engine
+        (Spark runs in FAILFAST mode, lines split at "\\n" only), at the load
+        (DuckDB reads while it binds the view) or at the first step that
+        reads the view. DuckDB's reader lets an object run on across a
+        newline. Engine
         differences the caller must handle itself: DuckDB rejects an object
         with a duplicate key; both engines turn a number or an object into
         text for a string column.
@@ -470,8 +473,12 @@ class DuckSession:
         self.con.execute(statement)
 
     def materialize(self, view, statement):
+        # Built under a new name first: S may read the V it replaces.
+        fresh = "__skillc_new_%s" % view
+        self._drop(fresh)
+        self.con.execute('CREATE TEMP TABLE "%s" AS %s' % (fresh, statement))
         self._drop(view)
-        self.con.execute('CREATE TEMP TABLE "%s" AS %s' % (view, statement))
+        self.con.execute('ALTER TABLE "%s" RENAME TO "%s"' % (fresh, view))
 
     def expose_prev(self, view):
         prev = view + "_prev"
@@ -565,8 +572,7 @@ class SparkEngine:
 
     def healthy(self):
         try:
-            self.spark.sparkContext._jsc.sc().isStopped()
-            return True
+            return not self.spark.sparkContext._jsc.sc().isStopped()
         except Exception:
             return False
 
@@ -629,14 +635,15 @@ class SparkRun:
         # in its own: monotonically_increasing_id is (partition << 33) + place,
         # and a single file's partitions follow its byte offsets.
         numbered = raw.select(F.monotonically_increasing_id().alias("_id"), F.col("value"))
-        counts = numbered.groupBy((F.col("_id") / F.lit(1 << 33)).cast("long").alias("_part")).count().collect()
+        part = F.expr("shiftright(_id, 33)")
+        counts = numbered.groupBy(part.alias("_part")).count().collect()
         start, starts = 0, []
         for part, count in sorted((r["_part"], r["count"]) for r in counts):
             starts.append((part, start))
             start += count
         offsets = self.spark.createDataFrame(starts or [(0, 0)], "_part BIGINT, _start BIGINT")
         stripped = F.when(F.col("value").endswith("\r"), F.expr("substring(value, 1, length(value) - 1)")).otherwise(F.col("value"))
-        lines = numbered.join(F.broadcast(offsets), (F.col("_id") / F.lit(1 << 33)).cast("long") == F.col("_part")).select(
+        lines = numbered.join(F.broadcast(offsets), part == F.col("_part")).select(
             (F.col("_start") + F.expr("_id & %d" % ((1 << 33) - 1)) + 1).cast("long").alias("line_no"),
             F.call_function("make_valid_utf8", stripped).alias("text"),
             F.call_function("is_valid_utf8", F.col("value")).alias("valid_utf8"),

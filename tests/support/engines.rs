@@ -91,10 +91,7 @@ fn probe(engine: Engine) -> Result<(), String> {
         Engine::DuckDb => "duckdb",
         Engine::Spark => "pyspark",
     };
-    let out = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .map_err(|e| format!("python3 cannot run: {e}"))?;
+    let out = Command::new("python3").args(["-c", &format!("import {module}")]).output().map_err(|e| format!("python3 cannot run: {e}"))?;
     if !out.status.success() {
         return Err(format!("the Python package {module} is missing (python3 -m pip install {module})"));
     }
@@ -186,7 +183,8 @@ impl Server {
         stream.set_read_timeout(Some(REQUEST_TIMEOUT)).unwrap();
         stream.write_all(lines).unwrap();
         stream.shutdown(std::net::Shutdown::Write).unwrap();
-        let responses = read_responses(BufReader::new(&stream), answers).unwrap_or_else(|e| panic!("{e}\nrunner log:\n{}", self.log_tail()));
+        let responses =
+            read_responses(BufReader::new(&stream), answers).unwrap_or_else(|e| panic!("{e}\nrunner log:\n{}", self.log_tail()));
         // The server closes the connection when it has answered everything.
         let mut rest = Vec::new();
         let _ = (&stream).read_to_end(&mut rest);
