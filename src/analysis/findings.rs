@@ -175,7 +175,11 @@ impl<'a> Run<'a> {
             }
             Answer::Unknown => {}
         }
-        for (core, cases) in reported {
+        for (core, mut cases) in reported {
+            // A field's presence covers each of its values.
+            let covered: Vec<crate::ir::schema::FieldId> =
+                cases.iter().filter_map(|c| if let Some(CaseAtom::Present(f, true)) = c { Some(*f) } else { None }).collect();
+            cases.retain(|c| !matches!(c, Some(CaseAtom::Value(f, _) | CaseAtom::Bool(f, _)) if covered.contains(f)));
             if let Some(d) = self.contradict(&core, &cases, &rejects, &passes) {
                 out.push(d);
             }
