@@ -135,8 +135,11 @@ pub fn analysis_findings(program: &Program, so_far: &[Diagnostic], asked: &[File
     // never applying) is not reported twice.
     let said = |d: &Diagnostic| {
         let Some(rule) = program.rules.iter().find(|r| r.span == d.primary.span) else { return false };
-        let within = |s: crate::source::Span| s.file == rule.expr.span.file && s.start >= rule.expr.span.start && s.end <= rule.expr.span.end;
-        so_far.iter().any(|e| matches!(e.code, crate::diagnostic::Code::NeverHolds | crate::diagnostic::Code::NeverApplies) && within(e.primary.span))
+        let within =
+            |s: crate::source::Span| s.file == rule.expr.span.file && s.start >= rule.expr.span.start && s.end <= rule.expr.span.end;
+        so_far.iter().any(|e| {
+            matches!(e.code, crate::diagnostic::Code::NeverHolds | crate::diagnostic::Code::NeverApplies) && within(e.primary.span)
+        })
     };
     found.retain(|d| !said(d));
     found

@@ -166,12 +166,8 @@ fn the_shipped_skills_lint_clean_under_the_analysis() {
     let text = render_terminal(&program.db, &analysis.diagnostics, false);
     assert!(analysis.diagnostics.is_empty(), "{text}");
     // What the analysis decides of them, for the record (docs/analysis.md).
-    let listing: Vec<String> = program
-        .rules
-        .iter()
-        .zip(&analysis.decided)
-        .map(|(r, d)| format!("{} {}", if *d { "decided" } else { "unknown" }, r.id))
-        .collect();
+    let listing: Vec<String> =
+        program.rules.iter().zip(&analysis.decided).map(|(r, d)| format!("{} {}", if *d { "decided" } else { "unknown" }, r.id)).collect();
     insta::assert_snapshot!("shipped_decided", listing.join("\n"));
 }
 
@@ -223,7 +219,8 @@ mod props {
     use skillc::diagnostic::{Code, Diagnostic};
     use skillc::ir::Program;
 
-    const SCHEMA: &str = "```entity company\nkey id\nid: string\na: number\nb: number?\nn: integer\ns: string\nt: string?\np: boolean\nq: boolean?\n```\n";
+    const SCHEMA: &str =
+        "```entity company\nkey id\nid: string\na: number\nb: number?\nn: integer\ns: string\nt: string?\np: boolean\nq: boolean?\n```\n";
 
     fn atom() -> impl Strategy<Value = String> {
         let c = prop_oneof![Just(-1), Just(0), Just(1), Just(2), Just(3)];
@@ -290,9 +287,29 @@ mod props {
     }
 
     fn record() -> impl Strategy<Value = Value> {
-        let number = prop_oneof![Just(-2.0), Just(-1.0), Just(-0.5), Just(0.0), Just(0.5), Just(1.0), Just(1.5), Just(2.0), Just(2.5), Just(3.0), Just(4.0)];
+        let number = prop_oneof![
+            Just(-2.0),
+            Just(-1.0),
+            Just(-0.5),
+            Just(0.0),
+            Just(0.5),
+            Just(1.0),
+            Just(1.5),
+            Just(2.0),
+            Just(2.5),
+            Just(3.0),
+            Just(4.0)
+        ];
         let string = prop_oneof![Just("x"), Just("y"), Just("z"), Just("w"), Just("abc")];
-        (number.clone(), proptest::option::of(number), -2i64..5, string.clone(), proptest::option::of(string), any::<bool>(), proptest::option::of(any::<bool>()))
+        (
+            number.clone(),
+            proptest::option::of(number),
+            -2i64..5,
+            string.clone(),
+            proptest::option::of(string),
+            any::<bool>(),
+            proptest::option::of(any::<bool>()),
+        )
             .prop_map(|(a, b, n, s, t, p, q)| {
                 let mut m = Map::new();
                 m.insert("id".into(), json!("c"));
