@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// of them): the analysis must not hold up a lint.
 const DEADLINE: Duration = Duration::from_millis(1500);
 
+/// How the checker must judge a record built for a question: the rules it
+/// fails, and the record.
+type Accept<'x> = dyn Fn(&BTreeSet<usize>, &Value) -> bool + 'x;
+
 pub struct Analysis {
     /// Warnings, in rule order.
     pub diagnostics: Vec<Diagnostic>,
@@ -77,7 +81,7 @@ impl<'a> Run<'a> {
 
     /// Asks for a record satisfying `goal` that the checker judges as
     /// `accept` says.
-    fn ask(&mut self, goal: &[Formula], accept: &dyn Fn(&BTreeSet<usize>, &Value) -> bool) -> Answer {
+    fn ask(&mut self, goal: &[Formula], accept: &Accept<'_>) -> Answer {
         if self.late() {
             return Answer::Unknown;
         }
@@ -152,7 +156,7 @@ impl<'a> Run<'a> {
         // Reject rules that together reject every record, or every record
         // of a case.
         let all: Vec<Formula> = rejects.iter().map(|r| passes[r].clone()).collect();
-        let pass_all = |set: &[usize]| -> Box<dyn Fn(&BTreeSet<usize>, &Value) -> bool> {
+        let pass_all = |set: &[usize]| -> Box<Accept<'_>> {
             let owned = set.to_vec();
             Box::new(move |failed: &BTreeSet<usize>, _: &Value| owned.iter().all(|r| !failed.contains(r)))
         };

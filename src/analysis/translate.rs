@@ -317,7 +317,7 @@ impl<'a> Translator<'a> {
                 }
             }
             Val::Bool(b) => {
-                let has = |x: bool| set.iter().any(|c| *c == Const::Bool(x));
+                let has = |x: bool| set.contains(&Const::Bool(x));
                 match b {
                     BoolVal::Lit(x) => Tri::constant(Some(has(*x))),
                     BoolVal::Field(f) => {
