@@ -399,3 +399,24 @@ mod props {
         }
     }
 }
+
+#[test]
+fn lint_shows_the_findings_as_sarif_and_rules_lists_what_is_decided() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_skillc")).args(args).current_dir(MANIFEST).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sarif: Value = serde_json::from_str(&run(&["lint", "--format", "sarif", "tests/fixtures/diagnostics/rules-contradict"])).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ids: Vec<&str> = results.iter().filter_map(|r| r["ruleId"].as_str()).collect();
+    assert_eq!(ids, ["rules-contradict"], "{sarif}");
+
+    let listing = run(&["rules", "--format", "json"]);
+    let analysis: Vec<(String, String)> = listing
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r["analysis"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(analysis.contains(&("saas-gross-margin".into(), "decided".into())), "{listing}");
+    assert!(analysis.contains(&("unique-id".into(), "unknown".into())), "{listing}");
+}
