@@ -1,4 +1,5 @@
-//! Compiling the shipped skills (issue target: well under 20 ms).
+//! Compiling the shipped skills (issue target: well under 20 ms), and
+//! the rule analysis that `lint` runs on them (well under a second).
 //! cargo bench --bench compile
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -21,5 +22,18 @@ fn compile_shipped_skills(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, compile_shipped_skills);
+/// The rule analysis of `skillc lint` (docs/analysis.md) on the shipped
+/// skills: every question it asks, each record confirmed by the checker.
+fn analyse_shipped_skills(c: &mut Criterion) {
+    let (program, _) = skillc::compile_sources(&skillc::embedded::skills());
+    c.bench_function("analyse shipped skills (rule analysis)", |b| {
+        b.iter(|| {
+            let analysis = skillc::analysis::analyse(&program);
+            assert!(analysis.diagnostics.is_empty());
+            analysis.decided.len()
+        })
+    });
+}
+
+criterion_group!(benches, compile_shipped_skills, analyse_shipped_skills);
 criterion_main!(benches);

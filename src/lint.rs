@@ -131,5 +131,16 @@ pub fn analysis_findings(program: &Program, so_far: &[Diagnostic], asked: &[File
     }
     let mut found = crate::analysis::analyse(program).diagnostics;
     found.retain(|d| asked.contains(&d.primary.span.file));
+    // A rule whose condition compiling already called always false (or
+    // never applying) is not reported twice.
+    let said = |d: &Diagnostic| {
+        let Some(rule) = program.rules.iter().find(|r| r.span == d.primary.span) else { return false };
+        let within =
+            |s: crate::source::Span| s.file == rule.expr.span.file && s.start >= rule.expr.span.start && s.end <= rule.expr.span.end;
+        so_far.iter().any(|e| {
+            matches!(e.code, crate::diagnostic::Code::NeverHolds | crate::diagnostic::Code::NeverApplies) && within(e.primary.span)
+        })
+    };
+    found.retain(|d| !said(d));
     found
 }

@@ -166,12 +166,8 @@ fn the_shipped_skills_lint_clean_under_the_analysis() {
     let text = render_terminal(&program.db, &analysis.diagnostics, false);
     assert!(analysis.diagnostics.is_empty(), "{text}");
     // What the analysis decides of them, for the record (docs/analysis.md).
-    let listing: Vec<String> = program
-        .rules
-        .iter()
-        .zip(&analysis.decided)
-        .map(|(r, d)| format!("{} {}", if *d { "decided" } else { "unknown" }, r.id))
-        .collect();
+    let listing: Vec<String> =
+        program.rules.iter().zip(&analysis.decided).map(|(r, d)| format!("{} {}", if *d { "decided" } else { "unknown" }, r.id)).collect();
     insta::assert_snapshot!("shipped_decided", listing.join("\n"));
 }
 
@@ -210,4 +206,217 @@ fn a_found_record_meets_the_extra_conditions_or_none_exists() {
     let saas = program.rules.iter().find(|r| r.id == "saas-reports-arr").unwrap();
     let skillc::ir::expr::ExprKind::Implies(is_saas, _) = &saas.expr.kind else { panic!("{:?}", saas.expr) };
     assert_eq!(skillc::analysis::find_record(&program, entity, &[is_saas], 0), skillc::analysis::Outcome::Unsat);
+}
+
+mod props {
+    //! Random rule sets from a small grammar over a test schema, and
+    //! random records: no record refutes a finding, and every witness is
+    //! what the checker says.
+
+    use super::{confirm_witness, failed_rules};
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+    use skillc::diagnostic::{Code, Diagnostic};
+    use skillc::ir::Program;
+
+    const SCHEMA: &str =
+        "```entity company\nkey id\nid: string\na: number\nb: number?\nn: integer\ns: string\nt: string?\np: boolean\nq: boolean?\n```\n";
+
+    fn atom() -> impl Strategy<Value = String> {
+        let c = prop_oneof![Just(-1), Just(0), Just(1), Just(2), Just(3)];
+        (0..24usize, c.clone(), c).prop_map(|(k, c, d)| {
+            let (lo, hi) = (c.min(d), c.max(d));
+            match k {
+                0 => format!("a > {c}"),
+                1 => format!("a <= {c}"),
+                2 => format!("a == {c}"),
+                3 => format!("b < {c}"),
+                4 => format!("b >= {c}"),
+                5 => format!("n > {c}"),
+                6 => format!("n <= {c}"),
+                7 => format!("n != {c}"),
+                8 => "a < b".into(),
+                9 => format!("a + b > {c}"),
+                10 => format!("a <= b + {c}"),
+                11 => format!("n in [{lo}, {hi}]"),
+                12 => "b is null".into(),
+                13 => "t is not null".into(),
+                14 => r#"s == "x""#.into(),
+                15 => r#"s != "y""#.into(),
+                16 => r#"s in {"x", "z"}"#.into(),
+                17 => r#"t == "x""#.into(),
+                18 => "s matches /[x-z]/".into(),
+                19 => "t matches /[a-y]+/".into(),
+                20 => "p".into(),
+                21 => "not q".into(),
+                22 => format!("(b ?? 0) > {c}"),
+                _ => format!("abs(a - {c}) <= 1"),
+            }
+        })
+    }
+
+    fn condition() -> impl Strategy<Value = String> {
+        atom().prop_recursive(2, 6, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(x, y)| format!("({x}) and ({y})")),
+                (inner.clone(), inner.clone()).prop_map(|(x, y)| format!("({x}) or ({y})")),
+                (inner.clone(), inner.clone()).prop_map(|(x, y)| format!("({x}) implies ({y})")),
+                inner.clone().prop_map(|x| format!("not ({x})")),
+                (inner.clone(), inner.clone(), inner).prop_map(|(x, y, z)| format!("if {x} then {y} else {z}")),
+            ]
+        })
+    }
+
+    /// A skill of the rules: reject rules first, then flags under a
+    /// Plausibility heading.
+    fn skill(rules: &[(String, bool)]) -> String {
+        let mut text = format!(
+            "---\nname: props\ndescription: A test skill.\napplies_to: company\nmetadata:\n  skillc-allow: \"rule-without-examples never-holds never-applies unknown-value\"\n---\n\n# Test\n\n{SCHEMA}\n"
+        );
+        for flags in [false, true] {
+            if flags {
+                text.push_str("\n## Plausibility\n\n");
+            }
+            for (k, (body, flag)) in rules.iter().enumerate() {
+                if *flag == flags {
+                    text.push_str(&format!("- Rule {k}.\n  ```rule r{k}\n  {body}\n  ```\n\n"));
+                }
+            }
+        }
+        text
+    }
+
+    fn record() -> impl Strategy<Value = Value> {
+        let number = prop_oneof![
+            Just(-2.0),
+            Just(-1.0),
+            Just(-0.5),
+            Just(0.0),
+            Just(0.5),
+            Just(1.0),
+            Just(1.5),
+            Just(2.0),
+            Just(2.5),
+            Just(3.0),
+            Just(4.0)
+        ];
+        let string = prop_oneof![Just("x"), Just("y"), Just("z"), Just("w"), Just("abc")];
+        (
+            number.clone(),
+            proptest::option::of(number),
+            -2i64..5,
+            string.clone(),
+            proptest::option::of(string),
+            any::<bool>(),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(|(a, b, n, s, t, p, q)| {
+                let mut m = Map::new();
+                m.insert("id".into(), json!("c"));
+                m.insert("a".into(), json!(a));
+                if let Some(b) = b {
+                    m.insert("b".into(), json!(b));
+                }
+                m.insert("n".into(), json!(n));
+                m.insert("s".into(), json!(s));
+                if let Some(t) = t {
+                    m.insert("t".into(), json!(t));
+                }
+                m.insert("p".into(), json!(p));
+                if let Some(q) = q {
+                    m.insert("q".into(), json!(q));
+                }
+                Value::Object(m)
+            })
+    }
+
+    /// The rule (id) whose id a span points at.
+    fn rule_at(program: &Program, span: skillc::source::Span) -> String {
+        program.rules.iter().find(|r| r.span == span).map(|r| r.id.clone()).expect("a finding points at a rule id")
+    }
+
+    /// Whether a record is in a case as the message writes it: `f == "v"`,
+    /// `f == true`, `f is null`, `f is not null`.
+    fn in_case(case: &str, record: &Value) -> bool {
+        let value = |f: &str| record.get(f).filter(|v| !v.is_null()).cloned();
+        if let Some(f) = case.strip_suffix(" is not null") {
+            return value(f).is_some();
+        }
+        if let Some(f) = case.strip_suffix(" is null") {
+            return value(f).is_none();
+        }
+        let (f, v) = case.split_once(" == ").expect("a case");
+        value(f) == Some(serde_json::from_str::<Value>(v).expect("a JSON value"))
+    }
+
+    /// The cases a contradiction names (none: every record).
+    fn cases(d: &Diagnostic) -> Vec<String> {
+        match d.message.split_once(" record with ") {
+            None => vec![],
+            Some((_, rest)) => rest.split('`').skip(1).step_by(2).map(str::to_string).collect(),
+        }
+    }
+
+    fn refuted(program: &Program, d: &Diagnostic, records: &[Value]) -> Option<String> {
+        let primary = rule_at(program, d.primary.span);
+        let others: Vec<String> = d.secondary.iter().map(|l| rule_at(program, l.span)).collect();
+        for record in records {
+            let failed = failed_rules(program, record).expect("the test records pass the schema");
+            let refutes = match d.code {
+                Code::RuleUnsatisfiable => !failed.contains(&primary),
+                Code::RuleVacuous => failed.contains(&primary),
+                Code::RulesContradict => {
+                    let case = cases(d);
+                    let in_scope = case.is_empty() || case.iter().any(|c| in_case(c, record));
+                    in_scope && !failed.contains(&primary) && others.iter().all(|r| !failed.contains(r))
+                }
+                Code::FlagImplied => failed.contains(&primary) && others.iter().all(|r| !failed.contains(r)),
+                _ => false,
+            };
+            if refutes {
+                return Some(format!("{record} refutes {}: {}", d.code.as_str(), d.message));
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+        #[test]
+        fn no_record_refutes_a_finding_and_every_witness_is_confirmed(
+            rules in proptest::collection::vec((condition(), proptest::bool::weighted(0.3)), 1..4),
+            records in proptest::collection::vec(record(), 150),
+        ) {
+            let (program, diags) = skillc::compile_sources(&[("props/SKILL.md".into(), skill(&rules))]);
+            prop_assume!(!diags.iter().any(Diagnostic::is_error));
+            let analysis = skillc::analysis::analyse(&program);
+            for d in &analysis.diagnostics {
+                confirm_witness(&program, d);
+                if let Some(why) = refuted(&program, d, &records) {
+                    panic!("{why}\n{}", skill(&rules));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lint_shows_the_findings_as_sarif_and_rules_lists_what_is_decided() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_skillc")).args(args).current_dir(MANIFEST).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sarif: Value = serde_json::from_str(&run(&["lint", "--format", "sarif", "tests/fixtures/diagnostics/rules-contradict"])).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ids: Vec<&str> = results.iter().filter_map(|r| r["ruleId"].as_str()).collect();
+    assert_eq!(ids, ["rules-contradict"], "{sarif}");
+
+    let listing = run(&["rules", "--format", "json"]);
+    let analysis: Vec<(String, String)> = listing
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| (r["id"].as_str().unwrap().to_string(), r["analysis"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(analysis.contains(&("saas-gross-margin".into(), "decided".into())), "{listing}");
+    assert!(analysis.contains(&("unique-id".into(), "unknown".into())), "{listing}");
 }

@@ -128,6 +128,10 @@ fixtures! {
     unknown_value => "unknown-value",
     rule_without_examples => "rule-without-examples",
     example_failed => "example-failed",
+    rule_unsatisfiable => "rule-unsatisfiable",
+    rules_contradict => "rules-contradict",
+    rule_vacuous => "rule-vacuous",
+    flag_implied => "flag-implied",
 }
 
 #[test]

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// of them): the analysis must not hold up a lint.
 const DEADLINE: Duration = Duration::from_millis(1500);
 
+/// How the checker must judge a record built for a question: the rules it
+/// fails, and the record.
+type Accept<'x> = dyn Fn(&BTreeSet<usize>, &Value) -> bool + 'x;
+
 pub struct Analysis {
     /// Warnings, in rule order.
     pub diagnostics: Vec<Diagnostic>,
@@ -52,7 +56,6 @@ struct Run<'a> {
     solver: Solver<'a>,
 }
 
-
 impl<'a> Run<'a> {
     fn new(program: &'a Program, entity: EntityId, started: Instant) -> Run<'a> {
         let tris = program
@@ -62,7 +65,14 @@ impl<'a> Run<'a> {
             .filter(|(_, r)| r.entity == entity && is_local(r))
             .map(|(i, r)| (i, Translator::rule(program, r).ok()))
             .collect();
-        Run { program, entity, started, tris, verifier: Verifier::new(program, entity, Vec::new()), solver: Solver::new(program, entity, 0) }
+        Run {
+            program,
+            entity,
+            started,
+            tris,
+            verifier: Verifier::new(program, entity, Vec::new()),
+            solver: Solver::new(program, entity, 0),
+        }
     }
 
     fn late(&self) -> bool {
@@ -71,7 +81,7 @@ impl<'a> Run<'a> {
 
     /// Asks for a record satisfying `goal` that the checker judges as
     /// `accept` says.
-    fn ask(&mut self, goal: &[Formula], accept: &dyn Fn(&BTreeSet<usize>, &Value) -> bool) -> Answer {
+    fn ask(&mut self, goal: &[Formula], accept: &Accept<'_>) -> Answer {
         if self.late() {
             return Answer::Unknown;
         }
@@ -120,10 +130,14 @@ impl<'a> Run<'a> {
             if self.program.rules[i].severity != Severity::Flag || !fails_on.contains_key(&i) || !satisfiable.contains(&i) {
                 continue;
             }
-            let fires = |set: &[usize]| -> Vec<Formula> { std::iter::once(tri.f.clone()).chain(set.iter().map(|r| passes[r].clone())).collect() };
+            let fires =
+                |set: &[usize]| -> Vec<Formula> { std::iter::once(tri.f.clone()).chain(set.iter().map(|r| passes[r].clone())).collect() };
             let unsat = |run: &mut Run, set: &[usize]| {
                 let owned = set.to_vec();
-                matches!(run.ask(&fires(set), &move |failed, _| failed.contains(&i) && owned.iter().all(|r| !failed.contains(r))), Answer::Unsat)
+                matches!(
+                    run.ask(&fires(set), &move |failed, _| failed.contains(&i) && owned.iter().all(|r| !failed.contains(r))),
+                    Answer::Unsat
+                )
             };
             if !unsat(self, &rejects) {
                 continue;
@@ -142,7 +156,7 @@ impl<'a> Run<'a> {
         // Reject rules that together reject every record, or every record
         // of a case.
         let all: Vec<Formula> = rejects.iter().map(|r| passes[r].clone()).collect();
-        let pass_all = |set: &[usize]| -> Box<dyn Fn(&BTreeSet<usize>, &Value) -> bool> {
+        let pass_all = |set: &[usize]| -> Box<Accept<'_>> {
             let owned = set.to_vec();
             Box::new(move |failed: &BTreeSet<usize>, _: &Value| owned.iter().all(|r| !failed.contains(r)))
         };
@@ -165,7 +179,8 @@ impl<'a> Run<'a> {
                     let in_case = atom.clone();
                     let program = self.program;
                     let fields = &program.schema.entity(self.entity).fields;
-                    let holds = move |failed: &BTreeSet<usize>, record: &Value| accept(failed, record) && case_holds(&in_case, fields, record);
+                    let holds =
+                        move |failed: &BTreeSet<usize>, record: &Value| accept(failed, record) && case_holds(&in_case, fields, record);
                     if matches!(self.ask(&goal, &holds), Answer::Unsat) {
                         if let Some(core) = self.contradiction(Some(&atom), &rejects, &passes) {
                             reported.entry(core).or_default().push(Some(atom));
@@ -175,7 +190,11 @@ impl<'a> Run<'a> {
             }
             Answer::Unknown => {}
         }
-        for (core, cases) in reported {
+        for (core, mut cases) in reported {
+            // A field's presence covers each of its values.
+            let covered: Vec<crate::ir::schema::FieldId> =
+                cases.iter().filter_map(|c| if let Some(CaseAtom::Present(f, true)) = c { Some(*f) } else { None }).collect();
+            cases.retain(|c| !matches!(c, Some(CaseAtom::Value(f, _) | CaseAtom::Bool(f, _)) if covered.contains(f)));
             if let Some(d) = self.contradict(&core, &cases, &rejects, &passes) {
                 out.push(d);
             }
@@ -218,7 +237,10 @@ impl<'a> Run<'a> {
         }
         let unsat = |run: &mut Run, set: &[usize]| {
             let owned = set.to_vec();
-            matches!(run.ask(&goal_of(set), &move |failed, record| owned.iter().all(|r| !failed.contains(r)) && in_case(record)), Answer::Unsat)
+            matches!(
+                run.ask(&goal_of(set), &move |failed, record| owned.iter().all(|r| !failed.contains(r)) && in_case(record)),
+                Answer::Unsat
+            )
         };
         let core = self.minimise(rejects, 2, &unsat);
         (core.len() >= 2).then_some(core)
@@ -226,9 +248,13 @@ impl<'a> Run<'a> {
 
     fn unsatisfiable(&self, i: usize) -> Diagnostic {
         let rule = &self.program.rules[i];
-        Diagnostic::warning(Code::RuleUnsatisfiable, rule.span, format!("no {} record can pass rule {}", self.entity_name(), self.rule_name(i)))
-            .with_label("every record that passes the schema fails this rule")
-            .with_help("its conditions contradict each other, or the field types (an integer, a required field) leave no value that passes")
+        Diagnostic::warning(
+            Code::RuleUnsatisfiable,
+            rule.span,
+            format!("no {} record can pass rule {}", self.entity_name(), self.rule_name(i)),
+        )
+        .with_label("every record that passes the schema fails this rule")
+        .with_help("its conditions contradict each other, or the field types (an integer, a required field) leave no value that passes")
     }
 
     fn vacuous(&self, i: usize) -> Diagnostic {
@@ -244,7 +270,11 @@ impl<'a> Run<'a> {
         let mut d = Diagnostic::warning(
             Code::FlagImplied,
             rule.span,
-            format!("flag {} only fires on records that {names} already reject{}", self.rule_name(i), if core.len() == 1 { "s" } else { "" }),
+            format!(
+                "flag {} only fires on records that {names} already reject{}",
+                self.rule_name(i),
+                if core.len() == 1 { "s" } else { "" }
+            ),
         )
         .with_label("no accepted record is ever flagged by this rule");
         for r in core {
@@ -257,7 +287,13 @@ impl<'a> Run<'a> {
 
     /// A record of the case that passes every reject rule but one of the
     /// core (the fewest other rules broken), confirmed by the checker.
-    fn contradict(&mut self, core: &[usize], cases: &[Option<CaseAtom>], rejects: &[usize], passes: &BTreeMap<usize, Formula>) -> Option<Diagnostic> {
+    fn contradict(
+        &mut self,
+        core: &[usize],
+        cases: &[Option<CaseAtom>],
+        rejects: &[usize],
+        passes: &BTreeMap<usize, Formula>,
+    ) -> Option<Diagnostic> {
         let program = self.program;
         let fields = &program.schema.entity(self.entity).fields;
         let case = cases[0].clone();
@@ -269,7 +305,9 @@ impl<'a> Run<'a> {
                 let goal: Vec<Formula> = keep.iter().map(|r| passes[r].clone()).chain(case_formula.clone()).collect();
                 let (b, c) = (*broken, case.clone());
                 let accept = move |failed: &BTreeSet<usize>, record: &Value| {
-                    failed.contains(&b) && keep.iter().all(|r| !failed.contains(r)) && c.as_ref().is_none_or(|c| case_holds(c, fields, record))
+                    failed.contains(&b)
+                        && keep.iter().all(|r| !failed.contains(r))
+                        && c.as_ref().is_none_or(|c| case_holds(c, fields, record))
                 };
                 if let Answer::Sat(record) = self.ask(&goal, &accept) {
                     example = Some((b, record));
@@ -296,7 +334,11 @@ impl<'a> Run<'a> {
             Some(c) => format!(" with {}", self.describe(Some(c))),
             None => String::new(),
         };
-        Some(d.with_help(format!("for example, this record{case_words} passes {} but fails {}: {record}", list(&others), self.rule_name(broken))))
+        Some(d.with_help(format!(
+            "for example, this record{case_words} passes {} but fails {}: {record}",
+            list(&others),
+            self.rule_name(broken)
+        )))
     }
 
     fn describe(&self, case: Option<&CaseAtom>) -> String {

@@ -226,16 +226,16 @@ impl Term {
         match (self.constant(), other.constant()) {
             (Some(a), Some(b)) => Term::constant_term(a + b),
             // x + 0 is x in floating point too.
-            (_, Some(z)) if z == 0.0 => self.clone(),
-            (Some(z), _) if z == 0.0 => other.clone(),
+            (_, Some(0.0)) => self.clone(),
+            (Some(0.0), _) => other.clone(),
             _ => Term::rounded(self.lin.plus(&other.lin), format!("({} + {})", self.key(), other.key())),
         }
     }
     pub fn sub(&self, other: &Term) -> Term {
         match (self.constant(), other.constant()) {
             (Some(a), Some(b)) => Term::constant_term(a - b),
-            (_, Some(z)) if z == 0.0 => self.clone(),
-            (Some(z), _) if z == 0.0 => other.neg(),
+            (_, Some(0.0)) => self.clone(),
+            (Some(0.0), _) => other.neg(),
             _ => Term::rounded(self.lin.plus(&other.lin.scaled(-1.0)), format!("({} - {})", self.key(), other.key())),
         }
     }
@@ -262,7 +262,7 @@ impl Term {
     /// Err when the divisor varies; Ok(None) when it is zero (no value).
     pub fn div(&self, other: &Term) -> Result<Option<Term>, ()> {
         match (self.constant(), other.constant()) {
-            (_, Some(z)) if z == 0.0 => Ok(None),
+            (_, Some(0.0)) => Ok(None),
             (Some(a), Some(b)) => Ok(Some(Term::constant_term(a / b))),
             (None, Some(1.0)) => Ok(Some(self.clone())),
             (None, Some(b)) => Ok(Some(Term::rounded(self.lin.scaled(1.0 / b), format!("({} / {})", self.key(), other.key())))),

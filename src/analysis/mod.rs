@@ -83,11 +83,18 @@ pub fn find_record(program: &Program, entity: EntityId, extra: &[&Expr], seed: u
     }
     let extra_count = extra_rules.len();
     let Some(verifier) = verify::Verifier::new(program, entity, extra_rules) else { return Outcome::Unknown };
-    let rejects: Vec<usize> =
-        program.rules.iter().enumerate().filter(|(_, r)| r.entity == entity && r.severity == Severity::Reject && is_local(r)).map(|(i, _)| i).collect();
+    let rejects: Vec<usize> = program
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.entity == entity && r.severity == Severity::Reject && is_local(r))
+        .map(|(i, _)| i)
+        .collect();
     let first_extra = program.rules.len();
     let mut accept = |record: &Value| match verifier.failures(record) {
-        Some(failed) => rejects.iter().all(|i| !failed.contains(i)) && (first_extra..first_extra + extra_count).all(|i| !failed.contains(&i)),
+        Some(failed) => {
+            rejects.iter().all(|i| !failed.contains(i)) && (first_extra..first_extra + extra_count).all(|i| !failed.contains(&i))
+        }
         None => false,
     };
     let mut solver = Solver::new(program, entity, seed);

@@ -25,8 +25,9 @@ use std::rc::Rc;
 /// How far apart two values compared with `<` must be for the LP part of
 /// a refutation (docs/analysis.md, "Numbers").
 pub const STRICT_MARGIN: f64 = 1e-6;
-/// Witness values stay within this magnitude.
-const WITNESS_BOUND: f64 = 1e12;
+/// Witness values stay within these magnitudes, the smallest that works
+/// (an LP's vertex sits on a bound when nothing else stops it).
+const WITNESS_BOUNDS: [f64; 3] = [1e3, 1e6, 1e12];
 
 pub type Atom = (Rc<Term>, Cmp, Rc<Term>);
 
@@ -205,7 +206,10 @@ pub fn model(atoms: &[Atom], is_integer: &dyn Fn(FieldId) -> bool, rng: &mut Rng
     let integer_of = |v: &Var| matches!(v, Var::Field(f) if is_integer(*f));
     let mut values: HashMap<FieldId, f64> = HashMap::new();
     if !multi.is_empty() {
-        let solved = solve_rows(&multi, &bounds, &integer_of, rng, random, true).or_else(|| solve_rows(&multi, &bounds, &integer_of, rng, random, false))?;
+        let solved = WITNESS_BOUNDS
+            .iter()
+            .find_map(|limit| solve_rows(&multi, &bounds, &integer_of, rng, random, true, *limit))
+            .or_else(|| solve_rows(&multi, &bounds, &integer_of, rng, random, false, WITNESS_BOUNDS[2]))?;
         values.extend(solved);
     }
     for (v, b) in &bounds {
@@ -226,6 +230,7 @@ fn solve_rows(
     rng: &mut Rng,
     random: bool,
     inside: bool,
+    limit: f64,
 ) -> Option<HashMap<FieldId, f64>> {
     let mut problem = Problem::new(OptimizationDirection::Minimize);
     let mut lp: BTreeMap<Var, microlp::Variable> = BTreeMap::new();
@@ -235,7 +240,7 @@ fn solve_rows(
                 continue;
             }
             let b = bounds.get(v).copied().unwrap_or_else(Bounds::any);
-            let (lo, hi) = (b.lo.max(-WITNESS_BOUND), b.hi.min(WITNESS_BOUND));
+            let (lo, hi) = (b.lo.max(-limit), b.hi.min(limit));
             if lo > hi {
                 return None;
             }
@@ -278,30 +283,36 @@ fn solve_rows(
 }
 
 /// A value within closed bounds: a round one for a witness (0 when it may
-/// be, else the round number nearest the lower bound), a spread one when
-/// `random`.
+/// be, else the whole number nearest the bound that limits it, else the
+/// roundest decimal), a spread one when `random`.
 fn pick(b: Bounds, integer: bool, rng: &mut Rng, random: bool) -> f64 {
     let (lo, hi) = (b.lo, b.hi);
+    let inside = |x: f64| x >= lo && x <= hi && (!integer || x.fract() == 0.0);
     if random {
         let (l, h) = (lo.max(-1e9), hi.min(1e9));
         if l <= h {
             let x = l + (h - l) * rng.unit();
-            let x = if integer { x.round().clamp(lo.ceil(), hi.floor()) } else { x };
-            if x >= lo && x <= hi {
+            let x = if integer { x.round() } else { x };
+            if inside(x) {
                 return x;
             }
         }
     }
-    if lo <= 0.0 && 0.0 <= hi {
+    if inside(0.0) {
         return 0.0;
     }
-    let target = if lo.is_finite() { lo } else { hi };
-    // The roundest number in the bounds near the target: try coarse
-    // roundings first.
+    let target = if lo.is_finite() && lo > 0.0 { lo } else { hi };
+    // Whole numbers towards the inside of the bounds, then ever finer
+    // roundings of the limiting bound.
+    for candidate in [target.ceil(), target.floor(), target.ceil() + 1.0, target.floor() - 1.0] {
+        if inside(candidate) {
+            return candidate;
+        }
+    }
     for digits in 0..17 {
         let step = 10f64.powi(target.abs().log10().floor() as i32 - digits);
         for candidate in [(target / step).ceil() * step, (target / step).floor() * step] {
-            if candidate >= lo && candidate <= hi && (!integer || candidate.fract() == 0.0) {
+            if inside(candidate) {
                 return candidate;
             }
         }

@@ -99,7 +99,10 @@ impl Tri {
     }
     /// The cases of a condition used as a value.
     fn cases(&self) -> Cases {
-        Cases { present: vec![(self.t.clone(), Val::Bool(BoolVal::Lit(true))), (self.f.clone(), Val::Bool(BoolVal::Lit(false)))], absent: self.u.clone() }
+        Cases {
+            present: vec![(self.t.clone(), Val::Bool(BoolVal::Lit(true))), (self.f.clone(), Val::Bool(BoolVal::Lit(false)))],
+            absent: self.u.clone(),
+        }
     }
 }
 
@@ -210,7 +213,8 @@ impl<'a> Translator<'a> {
             }
             ExprKind::InKeys { value, keys, negated } => {
                 let ExprKind::TableKeys(table) = &keys.kind else { return Err(Unsupported("keys of a collection")) };
-                let keys: Vec<Const> = self.program.tables[table.0 as usize].entries.iter().map(|(k, _)| Const::String(k.as_str().into())).collect();
+                let keys: Vec<Const> =
+                    self.program.tables[table.0 as usize].entries.iter().map(|(k, _)| Const::String(k.as_str().into())).collect();
                 let x = self.value(value)?;
                 let mut out = TriBuilder::default();
                 out.unknown(x.absent.clone());
@@ -302,7 +306,8 @@ impl<'a> Translator<'a> {
                 Tri { t: fm::or(numbers.iter().map(|n| eq(*n))), f: fm::and(numbers.iter().map(|n| ne(*n))), u: fm::f() }
             }
             Val::Str(s) => {
-                let strings: Vec<Arc<str>> = set.iter().filter_map(|c| if let Const::String(s) = c { Some(s.clone()) } else { None }).collect();
+                let strings: Vec<Arc<str>> =
+                    set.iter().filter_map(|c| if let Const::String(s) = c { Some(s.clone()) } else { None }).collect();
                 match s {
                     StrVal::Lit(text) => Tri::constant(Some(strings.iter().any(|s| s == text))),
                     StrVal::Field(f) => {
@@ -312,7 +317,7 @@ impl<'a> Translator<'a> {
                 }
             }
             Val::Bool(b) => {
-                let has = |x: bool| set.iter().any(|c| *c == Const::Bool(x));
+                let has = |x: bool| set.contains(&Const::Bool(x));
                 match b {
                     BoolVal::Lit(x) => Tri::constant(Some(has(*x))),
                     BoolVal::Field(f) => {
@@ -410,7 +415,9 @@ impl<'a> Translator<'a> {
     fn constant_number(&mut self, e: &Expr) -> R<f64> {
         let cases = self.value(e)?;
         match cases.present.as_slice() {
-            [(g, Val::Num(term))] if fm::is_true(g) && fm::is_false(&cases.absent) => term.constant().ok_or(Unsupported("a tolerance that varies")),
+            [(g, Val::Num(term))] if fm::is_true(g) && fm::is_false(&cases.absent) => {
+                term.constant().ok_or(Unsupported("a tolerance that varies"))
+            }
             _ => Err(Unsupported("a tolerance that varies")),
         }
     }
@@ -540,7 +547,9 @@ impl<'a> Translator<'a> {
                 }
                 Cases { present, absent: fm::or(absent) }
             }
-            ExprKind::Call(Builtin::CurrentYear, _) => Cases::one(Val::Num(Rc::new(Term::constant_term(f64::from(crate::check::utc_year()))))),
+            ExprKind::Call(Builtin::CurrentYear, _) => {
+                Cases::one(Val::Num(Rc::new(Term::constant_term(f64::from(crate::check::utc_year())))))
+            }
             ExprKind::Not(_)
             | ExprKind::And(..)
             | ExprKind::Or(..)
