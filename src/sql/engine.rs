@@ -191,7 +191,13 @@ fn assemble(c: &Compiled, path: &Path, plan: &Plan, found: &Canonical, collected
     let mut components: HashMap<u32, Vec<String>> = HashMap::new();
     for row in collected.rows.get(results::COMPONENTS).unwrap_or(&empty) {
         if let (Some(line), Some(Value::Array(keys))) = (row.first().and_then(Value::as_u64), row.get(2)) {
-            components.insert(line as u32, keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect());
+            // Capped as the native explanation caps it.
+            let max = crate::check::explain::MAX_LIST;
+            let mut shown: Vec<String> = keys.iter().take(max).filter_map(|k| k.as_str().map(str::to_string)).collect();
+            if keys.len() > max {
+                shown.push(format!("… {} more", keys.len() - max));
+            }
+            components.insert(line as u32, shown);
         }
     }
 

@@ -604,6 +604,9 @@ impl<'p> Lowerer<'p> {
 
     fn agg(&mut self, e: &'p Expr, agg: Agg, var: VarId, source: &'p Expr, filter: Option<&'p Expr>, body: Option<&'p Expr>) -> Lowered<String> {
         let d = self.d;
+        if let ExprKind::List(items) = &source.kind {
+            return self.unrolled(agg, var, items, filter, body);
+        }
         let src = self.source(var, source)?;
         let (list, elem) = match src {
             Low::Table { from, alias, mut conds, groups } => {
@@ -660,6 +663,34 @@ impl<'p> Lowerer<'p> {
             _ => self.list_aggregate(agg, &values),
         };
         Ok(format!("CASE WHEN {list} IS NULL THEN NULL ELSE {value} END"))
+    }
+
+    /// An aggregate over a list written in the rule (`all(k in {"a", "b"}:
+    /// …)`): the body is lowered once per item, outside any lambda, so it
+    /// may hold subqueries (a count over every record per item).
+    fn unrolled(&mut self, agg: Agg, var: VarId, items: &'p [Expr], filter: Option<&'p Expr>, body: Option<&'p Expr>) -> Lowered<String> {
+        let d = self.d;
+        let mut pairs = Vec::new();
+        for item in items {
+            let value = self.scalar(item)?;
+            self.bind_value(var, &value);
+            let keep = match filter {
+                Some(f) => self.truth(f)?,
+                None => "TRUE".into(),
+            };
+            let b = match body {
+                Some(b) => self.scalar(b)?,
+                None => "TRUE".into(),
+            };
+            pairs.push((d.struct_value)(&[("keep".into(), keep), ("v".into(), b)]));
+        }
+        let s = self.name("s");
+        let kept = fill(d.list_filter, &[&fill(d.list_value, &[&pairs.join(", ")]), &s, &format!("{s}.keep")]);
+        if agg == Agg::Count {
+            return Ok(fill(d.list_len, &[&kept]));
+        }
+        let values = fill(d.list_transform, &[&kept, &s, &format!("{s}.v")]);
+        Ok(self.list_aggregate(agg, &values))
     }
 
     /// An aggregate over the values of a non-null list (NULL items skipped,
