@@ -58,11 +58,8 @@ fn available(engine: DialectName) -> bool {
 }
 
 fn compiled(paths: &[PathBuf]) -> Compiled {
-    let (program, diags) = if paths.is_empty() {
-        skillc::compile_sources(&skillc::embedded::skills())
-    } else {
-        skillc::compile_paths(paths)
-    };
+    let (program, diags) =
+        if paths.is_empty() { skillc::compile_sources(&skillc::embedded::skills()) } else { skillc::compile_paths(paths) };
     assert!(!diags.iter().any(|d| d.is_error()), "the skills do not compile");
     Compiled::new(program).expect("a checker")
 }
