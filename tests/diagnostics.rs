@@ -27,13 +27,13 @@ const UNREACHABLE: &[(Code, &str)] = &[
         "reported when a rule is lowered to SQL, not when skills are linted",
     ),
     (
-    Code::UnknownName,
-    // `Lowerer::name` reports an unresolved bare name as `unknown-field`
-    // whenever the rule has an entity, and the compiler only type-checks
-    // rules whose skill names an entity in `applies_to`: `unknown-name` is
-    // left for expressions checked without an entity, which no skill file
-    // produces.
-    "bare names of a rule are always resolved against its entity, so they are reported as `unknown-field`",
+        Code::UnknownName,
+        // `Lowerer::name` reports an unresolved bare name as `unknown-field`
+        // whenever the rule has an entity, and the compiler only type-checks
+        // rules whose skill names an entity in `applies_to`: `unknown-name` is
+        // left for expressions checked without an entity, which no skill file
+        // produces.
+        "bare names of a rule are always resolved against its entity, so they are reported as `unknown-field`",
     ),
 ];
 

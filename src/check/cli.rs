@@ -281,7 +281,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
 /// `check --engine duckdb|spark`: the report from the engine, then the
 /// same outputs as the native engine's.
 fn run_on_engine(args: CheckArgs, compiled: Compiled, accepted: Option<Sink>, rejected: Option<Sink>, out: Sink) -> Result<u8, String> {
-    let unsupported = [("--base", args.base.is_some()), ("--merge", args.merge), ("--scores", args.scores), ("--history", args.history.is_some())];
+    let unsupported =
+        [("--base", args.base.is_some()), ("--merge", args.merge), ("--scores", args.scores), ("--history", args.history.is_some())];
     if let Some((flag, _)) = unsupported.iter().find(|(_, used)| *used) {
         return Err(format!("`{flag}` works with the native engine only; leave out `--engine`"));
     }

@@ -19,7 +19,7 @@ pub struct Explanation {
 /// How many failing elements of an `all` are explained, and how many items
 /// of a list are shown.
 const MAX_ELEMENTS: usize = 5;
-const MAX_LIST: usize = 20;
+pub const MAX_LIST: usize = 20;
 
 pub fn explain<'a>(env: &mut Env<'a>, db: &crate::source::SourceDb) -> Explanation {
     let mut x = Explainer { db, out: Explanation::default(), bindings: Vec::new() };

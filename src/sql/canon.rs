@@ -89,7 +89,14 @@ pub fn canonicalise(c: &Compiled, input: impl std::io::Read, out: &mut impl Writ
 }
 
 /// Writes the batch's records (the last `pending.len()` of `records`).
-fn flush(entity: &Entity, table: &mut Table, plan: &Plan, pending: &mut Vec<(u32, u64)>, records: u32, out: &mut impl Write) -> std::io::Result<()> {
+fn flush(
+    entity: &Entity,
+    table: &mut Table,
+    plan: &Plan,
+    pending: &mut Vec<(u32, u64)>,
+    records: u32,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let first = records - pending.len() as u32;
     for (row, (line, mask)) in pending.iter().enumerate() {
         let mut record = Map::new();

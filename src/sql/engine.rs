@@ -112,7 +112,12 @@ pub fn check_file(c: &Compiled, path: &Path, options: &Options) -> Result<Report
     let dialect = options.engine.dialect();
     let plan = plan::build(&c.program, dialect, c.entity, c.current_year).map_err(|diags| {
         eprint!("{}", crate::diagnostic::render_terminal(&c.program.db, &diags, false));
-        format!("the skills cannot run on {} ({} rule construct{} it cannot express)", options.engine.as_str(), diags.len(), if diags.len() == 1 { "" } else { "s" })
+        format!(
+            "the skills cannot run on {} ({} rule construct{} it cannot express)",
+            options.engine.as_str(),
+            diags.len(),
+            if diags.len() == 1 { "" } else { "s" }
+        )
     })?;
     let staging = std::env::var_os("SKILLC_STAGING_DIR").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mut canonical_file = tempfile::Builder::new()
@@ -191,7 +196,13 @@ fn assemble(c: &Compiled, path: &Path, plan: &Plan, found: &Canonical, collected
     let mut components: HashMap<u32, Vec<String>> = HashMap::new();
     for row in collected.rows.get(results::COMPONENTS).unwrap_or(&empty) {
         if let (Some(line), Some(Value::Array(keys))) = (row.first().and_then(Value::as_u64), row.get(2)) {
-            components.insert(line as u32, keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect());
+            // Capped as the native explanation caps it.
+            let max = crate::check::explain::MAX_LIST;
+            let mut shown: Vec<String> = keys.iter().take(max).filter_map(|k| k.as_str().map(str::to_string)).collect();
+            if keys.len() > max {
+                shown.push(format!("… {} more", keys.len() - max));
+            }
+            components.insert(line as u32, shown);
         }
     }
 
@@ -281,7 +292,9 @@ fn assemble(c: &Compiled, path: &Path, plan: &Plan, found: &Canonical, collected
     }
     let mut tallies: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for row in collected.rows.get(results::COUNTS).unwrap_or(&empty) {
-        if let (Some(field), Some(value), Some(n)) = (row.first().and_then(Value::as_str), row.get(1).and_then(Value::as_str), row.get(2).and_then(Value::as_u64)) {
+        if let (Some(field), Some(value), Some(n)) =
+            (row.first().and_then(Value::as_str), row.get(1).and_then(Value::as_str), row.get(2).and_then(Value::as_u64))
+        {
             *tallies.entry(field.to_string()).or_default().entry(value.to_string()).or_default() += n as usize;
         }
     }

@@ -83,7 +83,9 @@ enum Bind {
 #[derive(Clone, Debug, PartialEq)]
 enum Elem {
     Value,
-    Entity { full: bool },
+    Entity {
+        full: bool,
+    },
     /// `{n: entity, e: [edge item]}`: a neighbour through its parallel edges.
     Neighbour,
     /// A struct `{v: value, k…: key tests}` (a list field whose items a
@@ -369,7 +371,9 @@ impl<'p> Lowerer<'p> {
                 };
                 s(if *negated { format!("({present})") } else { format!("(NOT ({present}))") })
             }
-            K::Agg { agg, var, source, filter, body } => self.agg(e, *agg, *var, source, filter.as_deref(), body.as_deref()).map(Low::Scalar),
+            K::Agg { agg, var, source, filter, body } => {
+                self.agg(e, *agg, *var, source, filter.as_deref(), body.as_deref()).map(Low::Scalar)
+            }
             K::AggList(agg, list) => self.agg_list(e, *agg, list).map(Low::Scalar),
             K::Filter { var, source, filter } => self.filter(*var, source, filter),
             K::List(items) => {
@@ -575,12 +579,8 @@ impl<'p> Lowerer<'p> {
     /// A binder's source: a list field whose items a key test reads becomes
     /// a list of `{v, k…}` structs.
     fn source(&mut self, var: VarId, source: &'p Expr) -> Lowered<Low> {
-        let tests: Vec<(usize, String)> = self
-            .tests
-            .values()
-            .filter(|(_, t)| t.over.is_some_and(|(v, _)| v == var))
-            .map(|(n, t)| (*n, t.column.clone()))
-            .collect();
+        let tests: Vec<(usize, String)> =
+            self.tests.values().filter(|(_, t)| t.over.is_some_and(|(v, _)| v == var)).map(|(n, t)| (*n, t.column.clone())).collect();
         if tests.is_empty() {
             return self.low(source);
         }
@@ -602,8 +602,19 @@ impl<'p> Lowerer<'p> {
         Ok(Low::List { sql: zipped, elem: Elem::Tested(named) })
     }
 
-    fn agg(&mut self, e: &'p Expr, agg: Agg, var: VarId, source: &'p Expr, filter: Option<&'p Expr>, body: Option<&'p Expr>) -> Lowered<String> {
+    fn agg(
+        &mut self,
+        e: &'p Expr,
+        agg: Agg,
+        var: VarId,
+        source: &'p Expr,
+        filter: Option<&'p Expr>,
+        body: Option<&'p Expr>,
+    ) -> Lowered<String> {
         let d = self.d;
+        if let ExprKind::List(items) = &source.kind {
+            return self.unrolled(agg, var, items, filter, body);
+        }
         let src = self.source(var, source)?;
         let (list, elem) = match src {
             Low::Table { from, alias, mut conds, groups } => {
@@ -660,6 +671,34 @@ impl<'p> Lowerer<'p> {
             _ => self.list_aggregate(agg, &values),
         };
         Ok(format!("CASE WHEN {list} IS NULL THEN NULL ELSE {value} END"))
+    }
+
+    /// An aggregate over a list written in the rule (`all(k in {"a", "b"}:
+    /// …)`): the body is lowered once per item, outside any lambda, so it
+    /// may hold subqueries (a count over every record per item).
+    fn unrolled(&mut self, agg: Agg, var: VarId, items: &'p [Expr], filter: Option<&'p Expr>, body: Option<&'p Expr>) -> Lowered<String> {
+        let d = self.d;
+        let mut pairs = Vec::new();
+        for item in items {
+            let value = self.scalar(item)?;
+            self.bind_value(var, &value);
+            let keep = match filter {
+                Some(f) => self.truth(f)?,
+                None => "TRUE".into(),
+            };
+            let b = match body {
+                Some(b) => self.scalar(b)?,
+                None => "TRUE".into(),
+            };
+            pairs.push((d.struct_value)(&[("keep".into(), keep), ("v".into(), b)]));
+        }
+        let s = self.name("s");
+        let kept = fill(d.list_filter, &[&fill(d.list_value, &[&pairs.join(", ")]), &s, &format!("{s}.keep")]);
+        if agg == Agg::Count {
+            return Ok(fill(d.list_len, &[&kept]));
+        }
+        let values = fill(d.list_transform, &[&kept, &s, &format!("{s}.v")]);
+        Ok(self.list_aggregate(agg, &values))
     }
 
     /// An aggregate over the values of a non-null list (NULL items skipped,

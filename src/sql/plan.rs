@@ -182,15 +182,19 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
     for f in e.fields.iter().filter(|f| f.name.starts_with('_')) {
         diags.push(unsupported(f.span, d, "a field whose name starts with `_` (the plan's own columns do)"));
     }
-    let entity_rules: Vec<usize> = (0..p.rules.len()).filter(|&i| p.rules[i].scope == Scope::Entity && p.rules[i].entity == entity).collect();
+    let entity_rules: Vec<usize> =
+        (0..p.rules.len()).filter(|&i| p.rules[i].scope == Scope::Entity && p.rules[i].entity == entity).collect();
     let dataset_rules: Vec<usize> = (0..p.rules.len()).filter(|&i| p.rules[i].scope == Scope::Dataset).collect();
     let all: Vec<usize> = entity_rules.iter().chain(&dataset_rules).copied().collect();
     let mut need = needs(p, &all);
     for g in need.cycles.iter().chain(&need.groups) {
         need.relations.insert(schema.graph(GraphId(*g)).relation.0);
     }
-    let mut columns: Vec<(String, String)> =
-        vec![(names::ROW.into(), d.bigint_type.into()), (names::LINE.into(), d.bigint_type.into()), (names::MASK.into(), d.bigint_type.into())];
+    let mut columns: Vec<(String, String)> = vec![
+        (names::ROW.into(), d.bigint_type.into()),
+        (names::LINE.into(), d.bigint_type.into()),
+        (names::MASK.into(), d.bigint_type.into()),
+    ];
     columns.extend(e.fields.iter().map(|f| (f.name.clone(), sql_type(d, &f.ty))));
     let mut b = Builder { p, d, entity, steps: Vec::new() };
     b.steps.push(json!({"op": "load_jsonl", "view": RAW, "path": DATA_PATH, "columns": columns}));
@@ -204,7 +208,8 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
     let mut base_cols = vec!["r.*".to_string(), format!("{member} AS {}", names::MEMBER)];
     for &f in &need.unique {
         let name = b.field(FieldId(f));
-        base_cols.push(format!("CASE WHEN r.{name} IS NULL THEN NULL ELSE count(*) OVER (PARTITION BY r.{name}) END AS {}", names::unique(f)));
+        base_cols
+            .push(format!("CASE WHEN r.{name} IS NULL THEN NULL ELSE count(*) OVER (PARTITION BY r.{name}) END AS {}", names::unique(f)));
     }
     b.materialize("base", format!("SELECT {} FROM {RAW} r", base_cols.join(", ")));
 
@@ -327,7 +332,12 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
             f = forward.0,
             row = names::ROW
         ));
-        ent_cols.push(format!("CASE WHEN b.{m} THEN coalesce({alias}.nbr, {empty}) END AS {}", names::neighbours(r), m = names::MEMBER, empty = d_empty(d)));
+        ent_cols.push(format!(
+            "CASE WHEN b.{m} THEN coalesce({alias}.nbr, {empty}) END AS {}",
+            names::neighbours(r),
+            m = names::MEMBER,
+            empty = d_empty(d)
+        ));
     }
     for &g in &need.cycles {
         let alias = format!("c{g}");
@@ -343,7 +353,8 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
     b.materialize(names::RECORDS, format!("SELECT {} FROM base b{joins}", ent_cols.join(", ")));
     // Groups: their members as full records, in row order.
     for &g in &need.groups {
-        let mut fields = vec![(names::ROW.to_string(), format!("e.{}", names::ROW)), (names::MEMBER.to_string(), format!("e.{}", names::MEMBER))];
+        let mut fields =
+            vec![(names::ROW.to_string(), format!("e.{}", names::ROW)), (names::MEMBER.to_string(), format!("e.{}", names::MEMBER))];
         for &f in &read_fields {
             fields.push((schema.field(entity, f).name.clone(), format!("e.{}", b.field(f))));
         }
@@ -354,7 +365,11 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
         let members = (d.agg_list_ordered)(&member, &format!("e.{}", names::ROW));
         b.materialize(
             &names::groups(g),
-            format!("SELECT w.label AS gid, {members} AS members FROM wcc{g} w JOIN {} e ON e.{} = w.node GROUP BY w.label", names::RECORDS, names::ROW),
+            format!(
+                "SELECT w.label AS gid, {members} AS members FROM wcc{g} w JOIN {} e ON e.{} = w.node GROUP BY w.label",
+                names::RECORDS,
+                names::ROW
+            ),
         );
     }
 
@@ -395,7 +410,7 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
         }
         fill(d.list_filter, &[&fill(d.list_value, &[&checks.join(", ")]), "x", "x IS NOT NULL"])
     };
-    let key_sql = key.as_ref().map_or("CAST(NULL AS VARCHAR)".to_string(), |k| format!("t.{k}"));
+    let key_sql = key.as_ref().map_or(format!("CAST(NULL AS {})", d.string_type), |k| format!("t.{k}"));
     let failed = failing(&checks);
     b.steps.push(json!({
         "op": "collect",
@@ -497,7 +512,9 @@ fn scc(b: &mut Builder, g: u32) {
     }));
     b.view(
         &format!("cedges{g}"),
-        format!("SELECT e.src, e.dst FROM gedges{g} e JOIN {core} a ON a.node = e.src AND a.alive JOIN {core} z ON z.node = e.dst AND z.alive"),
+        format!(
+            "SELECT e.src, e.dst FROM gedges{g} e JOIN {core} a ON a.node = e.src AND a.alive JOIN {core} z ON z.node = e.dst AND z.alive"
+        ),
     );
     let v = format!("scc{g}");
     let p = format!("{v}_prev");

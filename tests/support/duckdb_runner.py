@@ -12,6 +12,8 @@ import time
 import duckdb
 
 con = duckdb.connect()
+# Standard output is the protocol: no progress bar on it.
+con.execute("SET enable_progress_bar = false")
 
 
 def quote(name):
