@@ -89,7 +89,8 @@ fn candidates(base: &str) -> String {
         company("cand-dangling", "Manufacturing", 300, 10_000_000, 10_000_000, Some(("nobody-at-all", 0.5))),
         // Broken: not JSON, a schema failure, a record-local failure.
         "{\"id\": \"broken\"".to_string(),
-        company("cand-schema", "Manufacturing", 300, 10_000_000, 10_000_000, None).replace("\"employee_count\":300", "\"employee_count\":\"many\""),
+        company("cand-schema", "Manufacturing", 300, 10_000_000, 10_000_000, None)
+            .replace("\"employee_count\":300", "\"employee_count\":\"many\""),
         company("cand-local", "Manufacturing", 300, 10_000_000, 5_000_000, None),
         String::new(),
     ];
@@ -114,7 +115,8 @@ fn check(dir: &Path, candidates: &str, base: &str, extra: &[&str]) -> Run {
     let _ = std::fs::remove_file(&acc);
     let _ = std::fs::remove_file(&rej);
     let skills = root().join("skills");
-    let mut args = vec!["check", candidates, "--base", base, "--format", "json", "--accepted", "accepted.jsonl", "--rejected", "rejected.jsonl"];
+    let mut args =
+        vec!["check", candidates, "--base", base, "--format", "json", "--accepted", "accepted.jsonl", "--rejected", "rejected.jsonl"];
     args.extend(["--skills", skills.to_str().unwrap()]);
     args.extend(extra);
     let out = skillc_in(dir, &args);
@@ -178,8 +180,16 @@ fn a_check_from_the_index_equals_the_check_from_the_json() {
     assert_same(&full, &built, "while building the index");
     let read = check(dir, "new.jsonl", "base.jsonl", &[]);
     assert!(read.stderr.contains(FROM_INDEX), "the second check reads the index: {}", read.stderr);
+    // A dataset rule fails: its explanation needs the whole base, read from
+    // the index's snapshot.
+    assert!(read.stderr.contains(GAVE_WAY), "{}", read.stderr);
     assert_same(&full, &read, "from the index");
 }
+
+/// The phase lines of the incremental check, and of its fallback to the
+/// whole base.
+const INCREMENTAL: &str = "base records the candidates reach";
+const GAVE_WAY: &str = "incremental check gave way to the full base";
 
 #[test]
 fn the_base_alone_does_not_trip_the_share_the_candidates_tip() {
@@ -196,6 +206,8 @@ fn the_base_alone_does_not_trip_the_share_the_candidates_tip() {
     check(dir, "plain.jsonl", "base.jsonl", &[]);
     let read = check(dir, "plain.jsonl", "base.jsonl", &[]);
     assert!(read.stderr.contains(FROM_INDEX));
+    // Every dataset rule holds: the check is incremental all the way.
+    assert!(read.stderr.contains(INCREMENTAL) && !read.stderr.contains(GAVE_WAY), "{}", read.stderr);
     assert_same(&full, &read, "without the tipping candidates");
 }
 
@@ -357,7 +369,11 @@ fn a_truncated_index_is_rebuilt_and_refused_when_named() {
     damage(s, |b| b.truncate(30));
     let refused = check(s.dir.path(), "new.jsonl", "base.jsonl", &["--index", "base.jsonl.skillc-index"]);
     assert_eq!(refused.status, 2);
-    assert!(refused.stderr.contains("error: `base.jsonl.skillc-index` is truncated; rebuild it with `skillc index base.jsonl`"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("error: `base.jsonl.skillc-index` is truncated; rebuild it with `skillc index base.jsonl`"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]
@@ -382,7 +398,11 @@ fn a_corrupted_index_is_rebuilt() {
 fn an_index_of_another_format_is_rebuilt_and_refused_when_named() {
     let s = setup();
     let s = &s;
-    assert_rebuilt(s, |_| damage(s, |b| b[12..16].copy_from_slice(&99u32.to_le_bytes())), Some("is of index format 99; this skillc reads format"));
+    assert_rebuilt(
+        s,
+        |_| damage(s, |b| b[12..16].copy_from_slice(&99u32.to_le_bytes())),
+        Some("is of index format 99; this skillc reads format"),
+    );
     damage(s, |b| b[12..16].copy_from_slice(&99u32.to_le_bytes()));
     let refused = check(s.dir.path(), "new.jsonl", "base.jsonl", &["--index", "base.jsonl.skillc-index"]);
     assert_eq!(refused.status, 2);

@@ -42,6 +42,12 @@ pub fn run(args: IndexArgs) -> Result<u8, String> {
     };
     let path = args.output.unwrap_or_else(|| default_path(&args.base));
     write(&compiled, &path, &loaded, &file, &args.base)?;
-    eprintln!("indexed `{}` ({} lines, {} records) into `{}`", args.base.display(), loaded.entries.len(), loaded.table.rows, path.display());
+    eprintln!(
+        "indexed `{}` ({} lines, {} records) into `{}`",
+        args.base.display(),
+        loaded.entries.len(),
+        loaded.table.rows,
+        path.display()
+    );
     Ok(0)
 }

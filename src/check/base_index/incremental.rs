@@ -378,7 +378,8 @@ pub fn reached(c: &Compiled, view: &View<'_>, candidates: &Loaded) -> Option<Vec
 /// is (their line numbers the base's).
 pub fn load_rows(c: &Compiled, view: &View<'_>, base: &std::fs::File, rows: &[u32]) -> Option<Loaded> {
     use std::os::unix::fs::FileExt;
-    let (start, len, line_no) = (Raw::<8>((view.section)("line.start")?), Raw::<4>((view.section)("line.len")?), Raw::<4>((view.section)("line.no")?));
+    let (start, len, line_no) =
+        (Raw::<8>((view.section)("line.start")?), Raw::<4>((view.section)("line.len")?), Raw::<4>((view.section)("line.no")?));
     let mut text = Vec::new();
     for &r in rows {
         let (s, l) = (start.get(r as usize), len.get(r as usize) as usize);

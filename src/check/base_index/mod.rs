@@ -93,15 +93,16 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
     {
         use std::os::unix::fs::MetadataExt;
         let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        Stamp { modified: ns(meta.mtime(), meta.mtime_nsec()), changed: ns(meta.ctime(), meta.ctime_nsec()), inode: meta.ino(), device: meta.dev() }
+        Stamp {
+            modified: ns(meta.mtime(), meta.mtime_nsec()),
+            changed: ns(meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+            device: meta.dev(),
+        }
     }
     #[cfg(not(unix))]
     {
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i128);
+        let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128);
         Stamp { modified, changed: 0, inode: 0, device: 0 }
     }
 }

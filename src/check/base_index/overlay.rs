@@ -576,7 +576,9 @@ impl<'p> eval::Overlay<'p> for Recorder<'p> {
         let (values, list) = {
             let recorded = self.recorded.lock().expect("not poisoned");
             let rec = recorded[n].as_ref()?;
-            let at = |root: usize| untag(rec.tags[ctx * rec.elements + root], rec.numbers.get(ctx * rec.elements + root).copied().unwrap_or(0.0));
+            let at = |root: usize| {
+                untag(rec.tags[ctx * rec.elements + root], rec.numbers.get(ctx * rec.elements + root).copied().unwrap_or(0.0))
+            };
             match node.source {
                 Source::Rows | Source::Groups(_) => ((0..rec.elements).map(at).collect::<Vec<_>>(), None),
                 Source::List(_) => {
@@ -585,7 +587,9 @@ impl<'p> eval::Overlay<'p> for Recorder<'p> {
                     let Val::Values(list) = env.eval(source) else { return None };
                     let recorded = self.recorded.lock().expect("not poisoned");
                     let rec = recorded[n].as_ref()?;
-                    let at = |root: usize| untag(rec.tags[ctx * rec.elements + root], rec.numbers.get(ctx * rec.elements + root).copied().unwrap_or(0.0));
+                    let at = |root: usize| {
+                        untag(rec.tags[ctx * rec.elements + root], rec.numbers.get(ctx * rec.elements + root).copied().unwrap_or(0.0))
+                    };
                     let values = (0..list.len())
                         .map(|i| match list.get(i) {
                             Val::Entity(r) => at(r as usize),
@@ -598,18 +602,28 @@ impl<'p> eval::Overlay<'p> for Recorder<'p> {
             }
         };
         let root = node.root;
-        finish(node, values.len(), |i| values[i].clone(), |i| match (&list, root) {
-            (Some(list), _) => list.get(i),
-            (None, Root::Rows) => Val::Entity(i as u32),
-            (None, Root::Groups(g)) => Val::Group(g, i as u32),
-        })
+        finish(
+            node,
+            values.len(),
+            |i| values[i].clone(),
+            |i| match (&list, root) {
+                (Some(list), _) => list.get(i),
+                (None, Root::Rows) => Val::Entity(i as u32),
+                (None, Root::Groups(g)) => Val::Group(g, i as u32),
+            },
+        )
     }
 }
 
 /// A node's value from its `len` elements' values in order (for a filter,
 /// the list of the elements kept, `element(i)` being the i-th element);
 /// None when an element's value is not one an index records.
-fn finish<'a>(node: &Node<'a>, len: usize, mut value_at: impl FnMut(usize) -> Option<Val<'a>>, element: impl Fn(usize) -> Val<'a>) -> Option<Val<'a>> {
+fn finish<'a>(
+    node: &Node<'a>,
+    len: usize,
+    mut value_at: impl FnMut(usize) -> Option<Val<'a>>,
+    element: impl Fn(usize) -> Val<'a>,
+) -> Option<Val<'a>> {
     let mut odd = false;
     let mut checked = |i: usize| {
         let v = value_at(i);
@@ -669,7 +683,16 @@ impl<'a, V: Values> Checker<'a, V> {
         reached: &'a [u64],
         group_firsts: &'a HashMap<GraphId, Vec<u32>>,
     ) -> Self {
-        Checker { plan, values, base_rows, subset, reached, group_firsts, failed: AtomicBool::new(false), groups: Mutex::new(HashMap::new()) }
+        Checker {
+            plan,
+            values,
+            base_rows,
+            subset,
+            reached,
+            group_firsts,
+            failed: AtomicBool::new(false),
+            groups: Mutex::new(HashMap::new()),
+        }
     }
 
     fn is_reached(&self, base_row: usize) -> bool {
@@ -787,4 +810,3 @@ impl<'a, V: Values> eval::Overlay<'a> for Checker<'a, V> {
         }
     }
 }
-
