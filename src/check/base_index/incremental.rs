@@ -262,6 +262,9 @@ impl<const W: usize> Raw<'_, W> {
     pub fn len(&self) -> usize {
         self.0.len() / W
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn bytes(&self, i: usize) -> [u8; W] {
         self.0[i * W..(i + 1) * W].try_into().expect("W bytes")
     }
