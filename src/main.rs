@@ -68,6 +68,8 @@ enum Command {
     },
     /// Validate a JSON Lines dataset against the skills
     Check(Box<skillc::check::cli::CheckArgs>),
+    /// Build the index of a base dataset, so `check NEW --base BASE` reads it instead of BASE's JSON
+    Index(Box<skillc::check::base_index::cli::IndexArgs>),
     /// Explain a diagnostic code
     Explain {
         /// A code such as `unknown-field`; without one, list every code
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Test { paths, format, add_skills } => lint(paths, add_skills, format, true),
         Command::Rules { paths, format, add_skills } => rules(paths, add_skills, format),
         Command::Check(args) => skillc::check::cli::run(*args),
+        Command::Index(args) => skillc::check::base_index::cli::run(*args),
         Command::Explain { code } => explain(code),
         Command::Lsp => skillc::lsp::run_stdio().map(|()| 0),
         Command::Init { dir, name, entity } => init(&dir, &name, &entity),

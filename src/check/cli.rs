@@ -31,6 +31,12 @@ pub struct CheckArgs {
     /// An existing dataset the candidates are checked against (only candidates are reported)
     #[arg(long, value_name = "DATASET")]
     pub base: Option<PathBuf>,
+    /// Read the base from this index file (`skillc index BASE -o FILE`); refused when it does not match the base or the skills
+    #[arg(long, value_name = "FILE", requires = "base", conflicts_with = "no_index")]
+    pub index: Option<PathBuf>,
+    /// Read the base's JSON, neither reading nor writing its automatic index (BASE.skillc-index)
+    #[arg(long, requires = "base")]
+    pub no_index: bool,
     /// Show at most this many findings per rule in text output
     #[arg(long, default_value_t = 20)]
     pub max_per_rule: usize,
@@ -234,9 +240,18 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let mut warnings = Vec::new();
     let base = match &args.base {
         Some(path) => {
-            let loaded = load_sized(&compiled, open_dataset(path)?, None, false, file_size(path))
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            if loaded.entries.is_empty() {
+            let index = match (&args.index, args.no_index) {
+                (Some(file), _) => super::base_index::Use::File(file),
+                (None, true) => super::base_index::Use::Off,
+                (None, false) => super::base_index::Use::Automatic,
+            };
+            let quiet = args.quiet;
+            let loaded = super::base_index::base_for_check(&compiled, path, index, &mut |note| {
+                if !quiet {
+                    eprintln!("note: {note}");
+                }
+            })?;
+            if loaded.lines() == 0 {
                 warnings.push(empty_input(&format!("`{}`", path.display()), true));
             }
             Some(loaded)
@@ -274,7 +289,10 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         (loaded, if rereading { Some(open_dataset(&args.dataset)?) } else { None })
     };
 
-    let report = check(&compiled, base, candidates);
+    let report = match (base, &args.base) {
+        (Some(base), Some(path)) => base.check(&compiled, path, candidates)?,
+        _ => check(&compiled, None, candidates),
+    };
     report_done(args, compiled, accepted, rejected, out, warnings, reread, report, name, stdin, splitting, scoring)
 }
 

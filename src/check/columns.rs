@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// A column of values of one declared type. JSON has no NaN, so a NaN in a
 /// number column means absent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Column {
     Number(Vec<f64>),
     /// A number column most of whose rows are absent.
@@ -29,7 +29,7 @@ pub enum Column {
 /// country, an industry, a fiscal year end repeat endlessly) and turns into
 /// plain text once most rows bring a new value (keys) or it holds too many
 /// distinct values to be worth it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum StrColumn {
     Dict {
         /// Index into `values` (at most `DICT_LIMIT`, so two bytes);
@@ -37,7 +37,8 @@ pub enum StrColumn {
         codes: Vec<u16>,
         values: Texts,
         /// Codes, hashed by their value; rebuilt on demand after `shrink`
-        /// drops it.
+        /// drops it (and so not written to a base index).
+        #[serde(skip)]
         index: hashbrown::HashTable<u32>,
     },
     Plain(Texts),
@@ -50,7 +51,7 @@ pub enum StrColumn {
 }
 
 /// A column of references to keys (see `StrColumn::Refs`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Refs {
     /// Per row: the row of `keys` holding its value; `OTHER | i` for the
     /// i-th text of `other` (a value no key has); `NO_REF` when absent.
@@ -89,7 +90,7 @@ pub(crate) fn hash_str(s: &str) -> u64 {
 /// 2^31, and `wraps` lists the rows at whose end the running end passed
 /// another multiple of 2^31, so a column may hold more than 2 GiB of text
 /// while a row costs 4 bytes. A row's start is the previous row's end.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Offsets {
     ends: Vec<u32>,
     wraps: Vec<u32>,
@@ -174,7 +175,7 @@ impl Offsets {
 }
 
 /// Strings in one buffer, 4 bytes of offset a row.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Texts {
     text: String,
     offsets: Offsets,
@@ -235,7 +236,7 @@ impl Texts {
 /// Numbers of a column that is mostly absent: a presence bitmap with a
 /// running count per 64 rows, and the present values only. A row costs
 /// 1.5 bits plus 8 bytes when present, instead of 8 bytes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SparseNumbers {
     present: Vec<u64>,
     /// Present rows before each word of `present`.
@@ -320,14 +321,14 @@ impl SparseNumbers {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ListColumn {
     /// Row i's items in `items`; absent lists marked.
     ends: Offsets,
     pub items: Box<Column>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObjectColumn {
     pub fields: Vec<Column>,
     /// Whether row i holds an object (false: absent).
@@ -780,7 +781,7 @@ impl Column {
 }
 
 /// The columns of one entity type: one per declared field.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     pub columns: Vec<Column>,
     pub rows: usize,

@@ -273,11 +273,42 @@ pub struct Env<'a> {
     /// The record being checked (entity rules).
     pub this: u32,
     pub vars: Vec<Val<'a>>,
+    /// Computes some aggregates and filters of a dataset rule itself (the
+    /// incremental check against a base index, `base_index::overlay`).
+    pub overlay: Option<&'a dyn Overlay<'a>>,
+}
+
+/// Takes over the evaluation of some aggregates and filters: those over
+/// the whole dataset, whose elements an incremental check takes from a
+/// base index instead of the store.
+pub trait Overlay<'a>: Sync {
+    /// The value of `e` (an `Agg` or a `Filter`), or None to evaluate it
+    /// as usual.
+    fn value(&self, env: &mut Env<'a>, e: &'a Expr) -> Option<Val<'a>>;
+}
+
+/// `agg` over `len` elements whose values (None: the element does not
+/// count) are given in order, in the blocks `Env::aggregate` uses for a
+/// collection that long: the same result, to the last bit of a sum.
+pub fn accumulate<'v>(agg: Agg, len: usize, mut value: impl FnMut(usize) -> Option<Val<'v>>) -> Val<'static> {
+    let block = if len < PARALLEL_FROM { len.max(1) } else { BLOCK };
+    let mut blocks = Vec::with_capacity(len.div_ceil(block));
+    for lo in (0..len).step_by(block) {
+        let mut acc = Accumulator::new(agg);
+        for i in lo..(lo + block).min(len) {
+            // Once decided, the rest cannot change the result.
+            if value(i).is_some_and(|v| acc.add(&v)) {
+                break;
+            }
+        }
+        blocks.push(acc);
+    }
+    Accumulator::merge_all(agg, blocks).finish()
 }
 
 impl<'a> Env<'a> {
     pub fn new(c: &'a Compiled, data: Data<'a>, rule: &'a Rule, this: u32) -> Env<'a> {
-        Env { c, data, rule, this, vars: vec![Val::Absent; rule.var_count as usize] }
+        Env { c, data, rule, this, vars: vec![Val::Absent; rule.var_count as usize], overlay: None }
     }
 
     /// Re-targets the environment at another rule and record, keeping its
@@ -504,6 +535,9 @@ impl<'a> Env<'a> {
             }
             ExprKind::IsNull { value, negated } => Val::Bool(self.eval(value).is_absent() != *negated),
             ExprKind::Agg { agg, var, source, filter, body } => {
+                if let Some(v) = self.overlay.and_then(|o| o.value(self, e)) {
+                    return v;
+                }
                 let source = self.eval(source);
                 if source.is_absent() {
                     return Val::Absent;
@@ -542,6 +576,9 @@ impl<'a> Env<'a> {
                 })
             }
             ExprKind::Filter { var, source, filter } => {
+                if let Some(v) = self.overlay.and_then(|o| o.value(self, e)) {
+                    return v;
+                }
                 let source = self.eval(source);
                 if source.is_absent() {
                     return Val::Absent;
@@ -705,7 +742,7 @@ impl<'a> Env<'a> {
         let blocks = (0..len.div_ceil(BLOCK))
             .into_par_iter()
             .map_init(
-                || Env { c: this.c, data: this.data, rule: this.rule, this: this.this, vars: this.vars.clone() },
+                || Env { c: this.c, data: this.data, rule: this.rule, this: this.this, vars: this.vars.clone(), overlay: this.overlay },
                 |env, block| {
                     let (lo, hi) = (block * BLOCK, ((block + 1) * BLOCK).min(len));
                     let elements = match env.elements(source) {

@@ -5,6 +5,7 @@
 //! graphs → entity rules (parallel per record) → dataset rules → verdicts
 //! in input order.
 
+pub mod base_index;
 pub mod cli;
 pub mod columns;
 pub mod eval;
@@ -316,7 +317,7 @@ impl Reason {
 /// millions of lines stays small; its reasons and verdict are in
 /// `Report::findings` (a line without a finding is accepted). The split
 /// re-reads the input line by line, so no offset is kept.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct LineReport {
     pub line: u32,
     /// While loading: the record the line became, or `NOT_JSON`. In a
@@ -432,6 +433,7 @@ impl Report {
 
 /// One input, read: the kept columns of its records and what the
 /// record-local rules already found.
+#[derive(Clone)]
 pub struct Loaded {
     pub table: columns::Table,
     pub masks: store::Masks,
@@ -796,6 +798,28 @@ fn reason_order(rule: &ReasonRule) -> (u8, usize) {
 /// Checks `candidates` (and, with `base`, in the context of a dataset
 /// already accepted: only candidates are reported).
 pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
+    match check_with(c, base, candidates, None) {
+        Some(report) => report,
+        None => unreachable!("a check without an index always has its dataset verdicts"),
+    }
+}
+
+/// What an incremental check against a base index (`base_index`) changes
+/// in [`check`]: the base given is the part of it the candidates reach,
+/// the dataset rules are evaluated by `dataset` (over the whole base, from
+/// the index), and the base's tallies come from the index.
+pub struct Incremental<'h> {
+    /// The verdict of dataset rule `i` on the store: None when the index
+    /// cannot give it, or when the rule fails (its explanation needs every
+    /// record): the check is then run in full.
+    #[allow(clippy::type_complexity)]
+    pub dataset: &'h (dyn for<'a> Fn(&'a Compiled, eval::Data<'a>, usize) -> Option<Option<bool>> + Sync),
+    pub base_tallies: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+/// [`check`], or with `incremental` the check against a base index; None
+/// when that needs the full base after all.
+pub fn check_with(c: &Compiled, base: Option<Loaded>, candidates: Loaded, incremental: Option<&Incremental<'_>>) -> Option<Report> {
     let mut timer = Timer::new();
     let base_rows = base.as_ref().map_or(0, |b| b.masks.len());
     let record_lines =
@@ -835,10 +859,28 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
     };
     timer.phase("cross-entity rules");
 
+    if let Some(inc) = incremental {
+        // Every dataset rule must pass, from the index, for the report to
+        // be the full check's: a finding's explanation reads every record.
+        let verdicts: Vec<Option<Option<bool>>> = (0..rules.len())
+            .into_par_iter()
+            .filter(|&i| rules[i].scope == Scope::Dataset)
+            .map(|i| {
+                let t = std::time::Instant::now();
+                let verdict = (inc.dataset)(c, data, i);
+                c.rule_nanos[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+                verdict
+            })
+            .collect();
+        if verdicts.iter().any(|v| matches!(v, None | Some(Some(false)))) {
+            timer.phase("dataset rules (need the full base)");
+            return None;
+        }
+    }
     let dataset: Vec<DatasetFinding> = rules
         .par_iter()
         .enumerate()
-        .filter(|(_, rule)| rule.scope == Scope::Dataset)
+        .filter(|(_, rule)| rule.scope == Scope::Dataset && incremental.is_none())
         .filter_map(|(i, rule)| {
             let mut env = eval::Env::new(c, data, rule, 0);
             let t = std::time::Instant::now();
@@ -960,8 +1002,11 @@ pub fn check(c: &Compiled, base: Option<Loaded>, candidates: Loaded) -> Report {
             }
         }
     }
+    if let Some(inc) = incremental {
+        summary.base_tallies = inc.base_tallies.clone();
+    }
     timer.phase("verdicts");
-    Report { lines, findings, dataset, summary }
+    Some(Report { lines, findings, dataset, summary })
 }
 
 /// Phase timings on standard error when `SKILLC_TIMINGS` is set: what the

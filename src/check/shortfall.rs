@@ -323,7 +323,7 @@ fn predicate<'a>(env: &mut Env<'a>, e: &'a Expr, element: crate::ir::expr::VarId
 
 /// An element as the proposer knows it: an entity by its key, a group by
 /// its members' keys.
-fn element_json(env: &Env<'_>, v: &Val<'_>) -> Value {
+fn element_json<'a>(env: &Env<'a>, v: &Val<'a>) -> Value {
     match v {
         Val::Entity(r) | Val::Edge { record: r, .. } => env.key_of(*r).map_or(Value::Null, |k| Value::String(k.to_string())),
         Val::Group(..) => {

@@ -261,7 +261,7 @@ pub struct Store {
 /// Per record, the bits of the fields that failed the schema (`field_bit`).
 /// Nearly every record passes, so a bit per record says whether it has any
 /// and the few masks sit in a map: 1 bit a record instead of 8 bytes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Masks {
     any: Vec<u64>,
     failed: HashMap<u32, u64>,
