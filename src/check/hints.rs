@@ -1164,7 +1164,7 @@ mod tests {
             notes: vec![note.to_string()],
             conflicts: conflicts.map(|c| c.into_iter().map(String::from).collect()),
         };
-        let ways = vec![way(None, "a note"), way(Some(vec![]), "clean"), way(Some(vec!["rule-a", "schema"]), "breaks two")];
+        let ways = [way(None, "a note"), way(Some(vec![]), "clean"), way(Some(vec!["rule-a", "schema"]), "breaks two")];
         for n in 1..=ways.len() {
             let json: Vec<Value> = ways[..n].iter().map(alternative_json).collect();
             assert_eq!(alternatives_text_of_json(&json), alternatives_text(&ways[..n]), "{n} ways");
