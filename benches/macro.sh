@@ -9,6 +9,11 @@
 #      skillc   target/release/skillc check FILE --format json > /dev/null
 #      parse    target/release/examples/parse_baseline FILE   (serde_json::Value per
 #               line, rayon, no rule; skipped when the example does not exist)
+#      sonic    target/release/examples/parse_baseline FILE --parser sonic
+#               (sonic_rs::Value per line, the same chunks and threads)
+#      sonic-lazy  ... --parser sonic-lazy (sonic_rs::to_object_iter, every value
+#               skipped with sonic-rs's validating skip: the floor of a reader that
+#               builds nothing)
 #      duckdb   python3 benches/duckdb/run.py FILE            (every reference rule as
 #               SQL, 2 threads; see benches/duckdb/rules.sql)
 #    each $REPEAT times (default 3), reporting the median wall time and the largest RSS;
@@ -18,7 +23,8 @@
 #
 # Environment: BENCH_DIR (datasets), REPEAT (runs per measurement), SIZES (default
 # "100000 500000 1000000"; the 1-thread row uses the largest size; scaling is reported
-# between consecutive sizes), NO_BUILD=1 (use the
+# between consecutive sizes), NO_DUCKDB=1 (skip DuckDB: the 10M run), NO_1THREAD=1
+# (skip the 1-thread row), NO_BUILD=1 (use the
 # binaries already in target/release). MB = 10^6 bytes, for
 # file sizes and RSS alike. Installs what it lacks: python package duckdb (pip),
 # GNU time (apt-get).
@@ -40,7 +46,7 @@ if [ ! -x /usr/bin/time ]; then
     log "installing GNU time"
     (apt-get update -qq && apt-get install -y -qq time) >&2
 fi
-if ! python3 -c 'import duckdb' 2>/dev/null; then
+if [ "${NO_DUCKDB:-0}" != 1 ] && ! python3 -c 'import duckdb' 2>/dev/null; then
     log "installing the duckdb python package"
     python3 -m pip install --quiet duckdb >&2
 fi
@@ -120,10 +126,12 @@ for n in $SIZES; do
     measure skillc "$n" "$SKILLC" check "$f" --format json
     if [ "$have_parse" = 1 ]; then
         measure parse "$n" "$PARSE" "$f"
+        measure sonic "$n" "$PARSE" "$f" --parser sonic
+        measure sonic-lazy "$n" "$PARSE" "$f" --parser sonic-lazy
     fi
-    measure duckdb "$n" python3 "$ROOT/benches/duckdb/run.py" "$f" --stages
+    [ "${NO_DUCKDB:-0}" = 1 ] || measure duckdb "$n" python3 "$ROOT/benches/duckdb/run.py" "$f" --stages
 done
-measure skillc-1thread "$LARGEST" "$SKILLC" check "${FILE[$LARGEST]}" --format json --threads 1
+[ "${NO_1THREAD:-0}" = 1 ] || measure skillc-1thread "$LARGEST" "$SKILLC" check "${FILE[$LARGEST]}" --format json --threads 1
 
 # --- report ------------------------------------------------------------------------
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
@@ -135,7 +143,7 @@ echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/memin
 read -r STEAL_AFTER TOTAL_AFTER < <(cpu_ticks)
 echo "- CPU steal during the measurements: $(awk "BEGIN { t = $TOTAL_AFTER - $TOTAL_BEFORE; printf \"%.1f%%\", (t > 0 ? 100 * ($STEAL_AFTER - $STEAL_BEFORE) / t : 0) }") of the cores' time went to other guests"
 echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
-echo "- $(rustc --version); $(python3 --version); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)')"
+echo "- $(rustc --version); $(python3 --version); duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null || echo '(not run)')"
 echo "- skillc at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src skills 2>/dev/null || echo ' (with uncommitted changes)')"
 echo
 echo "## Commands"
@@ -146,7 +154,7 @@ for n in $SIZES; do
     echo "$GEN --companies $n --seed $SEED --violations $VIOLATIONS --out ${FILE[$n]}"
 done
 echo "/usr/bin/time -f '%e %M' target/release/skillc check FILE --format json > /dev/null"
-[ "$have_parse" = 1 ] && echo "/usr/bin/time -f '%e %M' target/release/examples/parse_baseline FILE"
+[ "$have_parse" = 1 ] && echo "/usr/bin/time -f '%e %M' target/release/examples/parse_baseline FILE [--parser sonic|sonic-lazy]"
 echo "/usr/bin/time -f '%e %M' python3 benches/duckdb/run.py FILE --stages"
 echo "/usr/bin/time -f '%e %M' target/release/skillc check ${FILE[$LARGEST]} --format json --threads 1"
 echo '```'
@@ -165,31 +173,34 @@ row() {
 for n in $SIZES; do
     row skillc "skillc check (2 threads)" "$n"
     row parse "parse baseline (serde_json::Value, rayon)" "$n"
+    row sonic "parse baseline (sonic_rs::Value, rayon)" "$n"
+    row sonic-lazy "parse baseline (sonic-rs lazy skip, rayon)" "$n"
     row duckdb "DuckDB SQL, every rule (2 threads)" "$n"
 done
 row skillc-1thread "skillc check --threads 1" "$LARGEST"
 [ "$have_parse" = 1 ] || { echo; echo "(parse baseline skipped: examples/parse_baseline.rs does not exist)"; }
 echo
-echo "## Ratios (wall time)"
+echo "## Ratios (wall time) and memory"
 echo
-echo "| companies | skillc / parse | duckdb / skillc |"
-echo "|---:|---:|---:|"
+echo "| companies | skillc / serde_json parse | skillc / sonic parse | skillc / sonic lazy skip | duckdb / skillc | skillc peak RSS / input |"
+echo "|---:|---:|---:|---:|---:|---:|"
+ratio() { if [ -n "${WALL[$1/$3]:-}" ] && [ -n "${WALL[$2/$3]:-}" ]; then calc '%.2f' "${WALL[$1/$3]} / ${WALL[$2/$3]}"; else echo "-"; fi; }
 for n in $SIZES; do
-    sp="-"
-    [ -n "${WALL[parse/$n]:-}" ] && sp=$(calc '%.2f' "${WALL[skillc/$n]} / ${WALL[parse/$n]}")
-    echo "| $n | $sp | $(calc '%.1f' "${WALL[duckdb/$n]} / ${WALL[skillc/$n]}") |"
+    echo "| $n | $(ratio skillc parse "$n") | $(ratio skillc sonic "$n") | $(ratio skillc sonic-lazy "$n") | $(ratio duckdb skillc "$n") | $(calc '%.3f' "${RSS[skillc/$n]} * 1024 / ${BYTES[$n]}") |"
 done
 echo
-echo "- DuckDB, last run on $LARGEST companies: $(head -1 "$BENCH_DIR/duckdb-$LARGEST.out")"
-echo "  (its own wall time, inside Python: $(sed -n 's/^wall //p' "$BENCH_DIR/duckdb-$LARGEST.out"); per stage of rules.sql:"
-sed -n 's/^ *stage \([a-z_]*\) *\([0-9.]*\) s$/\1 \2 s/p' "$BENCH_DIR/duckdb-$LARGEST.stages" | paste -sd, - | sed 's/,/, /g; s/^/  /; s/$/)/'
-echo "- skillc 2-thread speedup on $LARGEST companies: $(calc '%.2f' "${WALL[skillc-1thread/$LARGEST]} / ${WALL[skillc/$LARGEST]}")x (--threads 1: ${WALL[skillc-1thread/$LARGEST]} s, 2 threads: ${WALL[skillc/$LARGEST]} s)"
+if [ -s "$BENCH_DIR/duckdb-$LARGEST.out" ] && [ "${NO_DUCKDB:-0}" != 1 ]; then
+    echo "- DuckDB, last run on $LARGEST companies: $(head -1 "$BENCH_DIR/duckdb-$LARGEST.out")"
+    echo "  (its own wall time, inside Python: $(sed -n 's/^wall //p' "$BENCH_DIR/duckdb-$LARGEST.out"); per stage of rules.sql:"
+    sed -n 's/^ *stage \([a-z_]*\) *\([0-9.]*\) s$/\1 \2 s/p' "$BENCH_DIR/duckdb-$LARGEST.stages" | paste -sd, - | sed 's/,/, /g; s/^/  /; s/$/)/'
+fi
+[ -z "${WALL[skillc-1thread/$LARGEST]:-}" ] || echo "- skillc 2-thread speedup on $LARGEST companies: $(calc '%.2f' "${WALL[skillc-1thread/$LARGEST]} / ${WALL[skillc/$LARGEST]}")x (--threads 1: ${WALL[skillc-1thread/$LARGEST]} s, 2 threads: ${WALL[skillc/$LARGEST]} s)"
 SORTED=$(for n in $SIZES; do echo "$n"; done | sort -n)
 PREV=""
 for n in $SORTED; do
     if [ -n "$PREV" ]; then
         echo "- scaling $PREV -> $n companies ($(calc '%.1f' "$n / $PREV")x): wall time x (per company: 1.00 = linear)"
-        for name in skillc parse duckdb; do
+        for name in skillc parse sonic sonic-lazy duckdb; do
             [ -n "${WALL[$name/$PREV]:-}" ] || continue
             echo "  - $name: $(calc '%.2f' "${WALL[$name/$n]} / ${WALL[$name/$PREV]}")x ($(calc '%.2f' "(${WALL[$name/$n]} / $n) / (${WALL[$name/$PREV]} / $PREV)"))"
         done

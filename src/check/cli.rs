@@ -1,7 +1,7 @@
 //! `skillc check`: arguments, inputs, outputs. Thin: the work is in
 //! [`crate::check`] and [`crate::report`].
 
-use super::{check, load, load_sized, Compiled, Loaded, Verdict};
+use super::{check, load_sized, load_with_progress, Compiled, Loaded, Verdict};
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Program;
 use crate::report::Warning;
@@ -274,10 +274,12 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     // files got blank lines (tests/hostile_data.rs
     // `a_named_pipe_as_the_dataset_is_split_completely`).
     let name = if stdin { "standard input".to_string() } else { format!("`{}`", args.dataset.display()) };
+    // A bar on a terminal once the check has run for a second (src/check/progress.rs).
+    let mut progress = super::progress::Progress::on_stderr(args.quiet, if stdin { None } else { file_size(&args.dataset) });
     let (candidates, reread): (Loaded, Option<File>) = if stdin || file_size(&args.dataset).is_none() {
         let mut spill = if rereading { Some(tempfile::tempfile().map_err(|e| e.to_string())?) } else { None };
         let input: Box<dyn Read + Send> = if stdin { Box::new(std::io::stdin()) } else { Box::new(open_dataset(&args.dataset)?) };
-        let loaded = load(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true)
+        let loaded = load_with_progress(&compiled, input, spill.as_mut().map(|f| f as &mut (dyn Write + Send)), true, None, &progress)
             .map_err(|e| format!("cannot read {name}: {e}"))?;
         if let Some(f) = spill.as_mut() {
             f.rewind().map_err(|e| e.to_string())?;
@@ -285,7 +287,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         (loaded, spill)
     } else {
         let file = open_dataset(&args.dataset)?;
-        let loaded = load_sized(&compiled, file, None, true, file_size(&args.dataset)).map_err(|e| format!("cannot read {name}: {e}"))?;
+        let loaded = load_with_progress(&compiled, file, None, true, file_size(&args.dataset), &progress)
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
         (loaded, if rereading { Some(open_dataset(&args.dataset)?) } else { None })
     };
 
@@ -293,6 +296,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         (Some(base), Some(path)) => base.check(&compiled, path, candidates)?,
         _ => check(&compiled, None, candidates),
     };
+    // Cleared before anything else is written to the terminal.
+    progress.finish();
     report_done(args, compiled, accepted, rejected, out, warnings, reread, report, name, stdin, splitting, scoring)
 }
 

@@ -255,6 +255,27 @@ pub fn alternatives_text(alternatives: &[Alternative]) -> String {
     }
 }
 
+/// [`alternatives_text`] of the ways out as [`alternative_json`] wrote
+/// them (their `text` and `conflicts`): what a reason's packed ways show
+/// in the text report, so the line is not held beside the JSON.
+pub fn alternatives_text_of_json(ways: &[Value]) -> String {
+    let one = |way: &Value| -> String {
+        let text = way["text"].as_str().unwrap_or_default();
+        match way["conflicts"].as_array() {
+            Some(c) if !c.is_empty() => {
+                let ids: Vec<String> = c.iter().map(|id| format!("`{}`", id.as_str().unwrap_or_default())).collect();
+                format!("{text} (would break {})", ids.join(", "))
+            }
+            _ => text.to_string(),
+        }
+    };
+    match ways {
+        [] => String::new(),
+        [way] => one(way),
+        all => format!("either {}", all.iter().map(one).collect::<Vec<_>>().join(", or ")),
+    }
+}
+
 /// The ways out of the rule `env` failed on, in the rule's order (the
 /// consequence before the condition, the left side before the right),
 /// cheapest first among ways of equal standing; not re-checked.
@@ -1134,6 +1155,22 @@ mod tests {
 
     fn key(k: &str) -> Step {
         Step::Key(k.into())
+    }
+
+    #[test]
+    fn the_text_of_packed_ways_is_the_text_of_the_ways() {
+        let way = |conflicts: Option<Vec<&str>>, note: &str| Alternative {
+            edits: vec![Edit { path: vec![key("arr")], op: EditOp::Absent }],
+            notes: vec![note.to_string()],
+            conflicts: conflicts.map(|c| c.into_iter().map(String::from).collect()),
+        };
+        let ways = [way(None, "a note"), way(Some(vec![]), "clean"), way(Some(vec!["rule-a", "schema"]), "breaks two")];
+        for n in 1..=ways.len() {
+            let json: Vec<Value> = ways[..n].iter().map(alternative_json).collect();
+            assert_eq!(alternatives_text_of_json(&json), alternatives_text(&ways[..n]), "{n} ways");
+        }
+        assert_eq!(alternatives_text_of_json(&[]), "");
+        assert!(alternatives_text_of_json(&[alternative_json(&ways[2])]).contains("(would break `rule-a`, `schema`)"));
     }
 
     /// `patch` appends the edited fields to the line; what the reader then

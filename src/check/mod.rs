@@ -12,6 +12,7 @@ pub mod eval;
 pub mod explain;
 pub mod graph;
 pub mod hints;
+pub mod progress;
 pub mod reader;
 pub mod shortfall;
 pub mod store;
@@ -283,8 +284,15 @@ pub struct PackedWays {
     pub json: Box<serde_json::value::RawValue>,
     /// The best way's sentence (the reason's `hint`).
     pub best: Box<str>,
-    /// Every way in one line, for the text report.
-    pub all: Box<str>,
+}
+
+impl PackedWays {
+    /// Every way in one line, for the text report: made from the JSON when
+    /// it is written, not held (a third of the packed bytes).
+    pub fn all(&self) -> String {
+        let ways: Vec<Value> = serde_json::from_str(self.json.get()).unwrap_or_default();
+        hints::alternatives_text_of_json(&ways)
+    }
 }
 
 impl Reason {
@@ -296,7 +304,7 @@ impl Reason {
         let ways = std::mem::take(&mut self.alternatives);
         let json: Vec<Value> = ways.iter().map(hints::alternative_json).collect();
         let Ok(json) = serde_json::value::to_raw_value(&json) else { return };
-        self.packed = Some(Box::new(PackedWays { json, best: ways[0].text().into(), all: hints::alternatives_text(&ways).into() }));
+        self.packed = Some(Box::new(PackedWays { json, best: ways[0].text().into() }));
     }
 
     /// The hint of the reason: the best way out's sentence, or the hints
@@ -448,9 +456,10 @@ pub struct Loaded {
 
 /// Bytes read at a time: a 64th of a file of known size, so the two read
 /// buffers stay a small share of the input (small inputs included),
-/// between 256 KiB and 8 MiB; 2 MiB from a pipe.
+/// between 256 KiB and 4 MiB (8 MiB held 7 MB more at a million
+/// companies, and bought no speed measurable here); 2 MiB from a pipe.
 fn chunk_size(size: Option<u64>) -> usize {
-    size.map_or(2 << 20, |s| usize::try_from(s / 64).unwrap_or(usize::MAX).clamp(256 << 10, 8 << 20))
+    size.map_or(2 << 20, |s| usize::try_from(s / 64).unwrap_or(usize::MAX).clamp(256 << 10, 4 << 20))
 }
 
 /// A run of lines of one chunk, parsed and checked by one task. Its line
@@ -486,10 +495,22 @@ pub fn load(
 /// never grow by doubling past what the dataset needs.
 pub fn load_sized(
     c: &Compiled,
+    input: impl Read + Send,
+    spill: Option<&mut (dyn std::io::Write + Send)>,
+    local_rules: bool,
+    size: Option<u64>,
+) -> std::io::Result<Loaded> {
+    load_with_progress(c, input, spill, local_rules, size, &progress::Progress::off())
+}
+
+/// [`load_sized`], telling `progress` what it has read after each chunk.
+pub fn load_with_progress(
+    c: &Compiled,
     mut input: impl Read + Send,
     mut spill: Option<&mut (dyn std::io::Write + Send)>,
     local_rules: bool,
     size: Option<u64>,
+    progress: &progress::Progress,
 ) -> std::io::Result<Loaded> {
     let mut timer = Timer::new();
     let mut loaded = Loaded {
@@ -520,6 +541,7 @@ pub fn load_sized(
     let mut eof = fill(&mut buf)?;
     let mut first_chunk = true;
     let mut parsed: Vec<Piece> = Vec::new();
+    let mut consumed: u64 = 0;
     let pieces_per_chunk = rayon::current_num_threads() * 4;
     loop {
         let cut = if eof { buf.len() } else { memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1) };
@@ -560,6 +582,8 @@ pub fn load_sized(
             },
         );
         parsed = pieces;
+        consumed += cut as u64;
+        progress.read(consumed, u64::from(appender.line_no));
         if eof {
             break;
         }
@@ -567,7 +591,10 @@ pub fn load_sized(
         std::mem::swap(&mut buf, &mut next);
     }
     appender.append(&mut loaded, parsed);
+    progress.loaded(u64::from(appender.line_no));
     loaded.table.shrink();
+    // Grown by doubling: up to half of it was room, held to the end.
+    loaded.reasons.shrink_to_fit();
     timer.phase("read, parse, record-local rules");
     timer.rule_times(c, &c.local_rules, "ms CPU");
     timer.note(&format!("{} lines, {} reasons", loaded.entries.len(), loaded.reasons.len()));
@@ -696,7 +723,8 @@ fn read_piece(c: &Compiled, chunk: &[u8], range: std::ops::Range<usize>, skip: u
             c.rule_nanos[i].fetch_add(t.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         // schema reasons first, then rules in skill order
-        piece.reasons.sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
+        // (row, rule) is unique: an unstable sort orders as a stable one.
+        piece.reasons.sort_unstable_by_key(|(row, r)| (*row, reason_order(&r.rule)));
         rank_ways_out(c, chunk, range, skip, &mut piece);
     }
     piece
@@ -898,9 +926,19 @@ pub fn check_with(c: &Compiled, base: Option<Loaded>, candidates: Loaded, increm
     let dataset_rules: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].scope == Scope::Dataset).collect();
     timer.rule_times(c, &dataset_rules, "ms");
 
-    reasons.extend(candidates.reasons);
-    reasons.par_sort_by_key(|(row, r)| (*row, reason_order(&r.rule)));
-    let mut reasons = reasons.into_iter().peekable();
+    // The loading's reasons and the store rules' are each in (record,
+    // reason) order already; they are merged record by record below
+    // instead of being appended and sorted, which held a third copy of
+    // every reason (the appended vector, and the sort's buffer). A row has
+    // at most one reason per rule or field, so an unstable sort, should
+    // one be needed, orders as a stable one.
+    let mut local_reasons = candidates.reasons;
+    for list in [&mut local_reasons, &mut reasons] {
+        if !list.is_sorted_by_key(|(row, r)| (*row, reason_order(&r.rule))) {
+            list.par_sort_unstable_by_key(|(row, r)| (*row, reason_order(&r.rule)));
+        }
+    }
+    let (mut local_reasons, mut store_reasons) = (local_reasons.into_iter(), reasons.into_iter());
     let mut summary = Summary::default();
     // Only the key and the summary fields are read from here on.
     let entity = c.program.schema.entity(c.entity);
@@ -956,10 +994,7 @@ pub fn check_with(c: &Compiled, base: Option<Loaded>, candidates: Loaded, increm
         } else {
             let r = entry.slot;
             let row = r as usize + base_rows;
-            let mut found = Vec::new();
-            while let Some((_, reason)) = reasons.next_if(|(rr, _)| *rr == r) {
-                found.push(reason);
-            }
+            let found = reasons_of(r, &mut local_reasons, &mut store_reasons);
             let key = if found.is_empty() { None } else { store.key_of(row).map(Box::from) };
             (key, found)
         };
@@ -1007,6 +1042,27 @@ pub fn check_with(c: &Compiled, base: Option<Loaded>, candidates: Loaded, increm
     }
     timer.phase("verdicts");
     Some(Report { lines, findings, dataset, summary })
+}
+
+/// The reasons of record `r`, taken from the fronts of two lists in
+/// (record, reason) order and merged in that order. Exactly sized: most
+/// findings hold one reason, and a vector grown by pushing holds room for
+/// four (360 bytes wasted each).
+fn reasons_of(r: u32, a: &mut std::vec::IntoIter<(u32, Reason)>, b: &mut std::vec::IntoIter<(u32, Reason)>) -> Vec<Reason> {
+    let count = |list: &std::vec::IntoIter<(u32, Reason)>| list.as_slice().iter().take_while(|(row, _)| *row == r).count();
+    let (na, nb) = (count(a), count(b));
+    let mut found = Vec::with_capacity(na + nb);
+    let (mut a, mut b) = (a.by_ref().take(na).peekable(), b.by_ref().take(nb).peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if reason_order(&x.1.rule) <= reason_order(&y.1.rule) => a.next(),
+            (_, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        found.extend(next.map(|(_, reason)| reason));
+    }
+    found
 }
 
 /// Phase timings on standard error when `SKILLC_TIMINGS` is set: what the

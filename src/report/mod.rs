@@ -395,7 +395,7 @@ fn reason_text(c: &Compiled, line: u32, r: &Reason, style: &Style) -> String {
         }
     }
     if let Some(p) = &r.packed {
-        out.push_str(&format!("      {} {}\n", style.paint("36", "hint:"), p.all));
+        out.push_str(&format!("      {} {}\n", style.paint("36", "hint:"), p.all()));
     } else if !r.alternatives.is_empty() {
         let all = crate::check::hints::alternatives_text(&r.alternatives);
         out.push_str(&format!("      {} {all}\n", style.paint("36", "hint:")));
