@@ -1,7 +1,7 @@
 //! `skillc check`: arguments, inputs, outputs. Thin: the work is in
 //! [`crate::check`] and [`crate::report`].
 
-use super::{check, load_sized, load_with_progress, Compiled, Loaded, Verdict};
+use super::{check, load_with_progress, Compiled, Loaded, Verdict};
 use crate::diagnostic::{self, Diagnostic};
 use crate::ir::Program;
 use crate::report::Warning;
