@@ -46,7 +46,7 @@ pub fn run_request(request: &Value) -> Result<Collected, String> {
             .map_err(|e| format!("cannot connect to the runner at `{}`: {e}", Path::new(&socket).display()))?;
         let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
         writer.write_all(line.as_bytes()).map_err(|e| format!("cannot send the plan to the runner: {e}"))?;
-        return read_responses(BufReader::new(stream), || String::new());
+        return read_responses(BufReader::new(stream));
     }
     let python = std::env::var_os("SKILLC_PYTHON").unwrap_or_else(|| "python3".into());
     let mut child = std::process::Command::new(&python)
@@ -70,7 +70,7 @@ pub fn run_request(request: &Value) -> Result<Collected, String> {
         stdin.write_all(line.as_bytes()).map_err(|e| format!("cannot send the plan to the runner: {e}"))?;
     }
     let stdout = child.stdout.take().ok_or("the runner has no standard output")?;
-    let collected = read_responses(BufReader::new(stdout), || String::new());
+    let collected = read_responses(BufReader::new(stdout));
     let status = child.wait().map_err(|e| e.to_string())?;
     let err_text = drained.join().unwrap_or_default();
     match collected {
@@ -82,7 +82,7 @@ pub fn run_request(request: &Value) -> Result<Collected, String> {
     }
 }
 
-fn read_responses(reader: impl BufRead, _context: impl Fn() -> String) -> Result<Collected, String> {
+fn read_responses(reader: impl BufRead) -> Result<Collected, String> {
     let mut out = Collected::default();
     for line in reader.lines() {
         let line = line.map_err(|e| format!("cannot read the runner's answer: {e}"))?;
@@ -315,7 +315,10 @@ fn reads_in_cycle(rule: &crate::ir::Rule) -> bool {
 /// The native reasons of the given lines, checked as a dataset of their
 /// own: exact for `json`, `schema` and the record-local rules, which read
 /// nothing but the line. line → (key, reasons).
-fn explain_lines(c: &Compiled, path: &Path, wanted: &[u32]) -> Result<HashMap<u32, (Option<String>, Vec<Reason>)>, String> {
+/// A line's key and reasons.
+type Explained = HashMap<u32, (Option<String>, Vec<Reason>)>;
+
+fn explain_lines(c: &Compiled, path: &Path, wanted: &[u32]) -> Result<Explained, String> {
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
