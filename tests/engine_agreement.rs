@@ -16,6 +16,9 @@
 //! installed skips its tests with a message, and fails them on CI or with
 //! `SKILLC_REQUIRE_DUCKDB=1` / `SKILLC_REQUIRE_SPARK=1`.
 
+#[path = "support/engines.rs"]
+#[allow(dead_code)]
+mod engines;
 #[path = "support/gen.rs"]
 mod gen;
 
@@ -123,6 +126,8 @@ fn agree(name: &str, c: &Compiled, data: &Path) {
         if !available(engine) {
             continue;
         }
+        // One runner server per test binary: Spark's session starts once.
+        engines::server();
         let options = Options { engine, master: "local[2]".into(), partitions: None };
         let report = check_file(c, data, &options).unwrap_or_else(|e| panic!("{name} on {}: {e}", engine.as_str()));
         let got = view(&json_lines(c, &report), &local);

@@ -132,11 +132,17 @@ pub struct Translator<'a> {
     pub program: &'a Program,
     pub entity: EntityId,
     lets: HashMap<VarId, Cases>,
+    /// Expression nodes and set or table entries translated so far: a rule
+    /// past `WORK_LIMIT` is left undecided, so a huge expression or a table
+    /// of 100k entries keeps `lint` fast (tests/hostile_skills.rs).
+    work: usize,
 }
+
+const WORK_LIMIT: usize = 4_000;
 
 impl<'a> Translator<'a> {
     pub fn new(program: &'a Program, entity: EntityId) -> Translator<'a> {
-        Translator { program, entity, lets: HashMap::new() }
+        Translator { program, entity, lets: HashMap::new(), work: 0 }
     }
 
     /// The outcomes of a record rule (its `let`s bound first).
@@ -156,7 +162,16 @@ impl<'a> Translator<'a> {
         &self.program.schema.field(self.entity, f).ty
     }
 
+    fn spend(&mut self, amount: usize) -> R<()> {
+        self.work += amount;
+        if self.work > WORK_LIMIT {
+            return Err(Unsupported("the rule is too large to analyse"));
+        }
+        Ok(())
+    }
+
     pub fn condition(&mut self, e: &Expr) -> R<Tri> {
+        self.spend(1)?;
         Ok(match &e.kind {
             ExprKind::Not(x) => self.condition(x)?.not(),
             ExprKind::And(a, b) => Tri::and(&self.condition(a)?, &self.condition(b)?),
@@ -202,6 +217,7 @@ impl<'a> Translator<'a> {
                 out.build()
             }
             ExprKind::InSet { value, set, negated } => {
+                self.spend(set.len())?;
                 let x = self.value(value)?;
                 let mut out = TriBuilder::default();
                 out.unknown(x.absent.clone());
@@ -213,6 +229,7 @@ impl<'a> Translator<'a> {
             }
             ExprKind::InKeys { value, keys, negated } => {
                 let ExprKind::TableKeys(table) = &keys.kind else { return Err(Unsupported("keys of a collection")) };
+                self.spend(self.program.tables[table.0 as usize].entries.len())?;
                 let keys: Vec<Const> =
                     self.program.tables[table.0 as usize].entries.iter().map(|(k, _)| Const::String(k.as_str().into())).collect();
                 let x = self.value(value)?;
@@ -425,6 +442,7 @@ impl<'a> Translator<'a> {
     /// The table's entries per case of the key, and when the key finds no
     /// entry (absent, not a string, not a key).
     fn lookup(&mut self, table: TableId, key: &Expr) -> R<(Vec<(Formula, TableValue)>, Formula)> {
+        self.spend(self.program.tables[table.0 as usize].entries.len())?;
         let key = self.value(key)?;
         let entries = &self.program.tables[table.0 as usize].entries;
         let mut found = Vec::new();
@@ -449,6 +467,7 @@ impl<'a> Translator<'a> {
     }
 
     pub fn value(&mut self, e: &Expr) -> R<Cases> {
+        self.spend(1)?;
         Ok(match &e.kind {
             ExprKind::Number(n) => Cases::one(Val::Num(Rc::new(Term::constant_term(*n)))),
             ExprKind::String(s) => Cases::one(Val::Str(StrVal::Lit(s.clone()))),

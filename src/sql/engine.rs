@@ -20,9 +20,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 /// The runner skillc starts when no server is named by
-/// `SKILLC_RUNNER_SOCKET`. Until the real runner (src/sql/runner.py, DuckDB
-/// and PySpark) is merged, the DuckDB-only stand-in of the tests.
-pub const RUNNER_SOURCE: &str = include_str!("../../tests/support/duckdb_runner.py");
+/// `SKILLC_RUNNER_SOCKET`: src/sql/runner.py (DuckDB and PySpark).
+pub const RUNNER_SOURCE: &str = include_str!("runner.py");
 
 pub struct Options {
     pub engine: DialectName,
