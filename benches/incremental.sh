@@ -65,7 +65,7 @@ pool, base, k, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 rng = random.Random(k)
 # Base ids to own a candidate: from the first 20,000 lines (enough to choose from).
 ids = []
-with open(base, encoding="utf-8") as f:
+with open(base, encoding="utf-8", errors="surrogateescape") as f:
     for i, line in enumerate(f):
         if i >= 20000:
             break
@@ -74,7 +74,7 @@ with open(base, encoding="utf-8") as f:
         except Exception:
             pass
 lines = []
-with open(pool, encoding="utf-8") as f:
+with open(pool, encoding="utf-8", errors="surrogateescape") as f:
     for line in f:
         if len(lines) >= k:
             break
@@ -90,7 +90,7 @@ with open(pool, encoding="utf-8") as f:
             record["owners"] = [{"id": rng.choice(ids), "stake": 0.3}]
             line = json.dumps(record, ensure_ascii=False)
         lines.append(line.rstrip("\r\n"))
-with open(out, "w", encoding="utf-8") as f:
+with open(out, "w", encoding="utf-8", errors="surrogateescape") as f:
     f.write("\n".join(lines) + "\n")
 EOF
         BATCH[$n/$k]="$out"
