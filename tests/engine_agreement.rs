@@ -17,7 +17,6 @@
 //! `SKILLC_REQUIRE_DUCKDB=1` / `SKILLC_REQUIRE_SPARK=1`.
 
 #[path = "support/engines.rs"]
-#[allow(dead_code)]
 mod engines;
 #[path = "support/gen.rs"]
 mod gen;
