@@ -998,25 +998,7 @@ pub fn check_with(c: &Compiled, base: Option<Loaded>, candidates: Loaded, increm
             let key = if found.is_empty() { None } else { store.key_of(row).map(Box::from) };
             (key, found)
         };
-        let rejected = found.iter().any(|r| match r.rule {
-            ReasonRule::Json | ReasonRule::Schema(_) => true,
-            ReasonRule::Rule(i) => rules[i].severity == Severity::Reject,
-        });
-        let verdict = if rejected {
-            Verdict::Rejected
-        } else if found.is_empty() {
-            Verdict::Accepted
-        } else {
-            Verdict::Flagged
-        };
-        match verdict {
-            Verdict::Accepted => summary.accepted += 1,
-            Verdict::Flagged => summary.flagged += 1,
-            Verdict::Rejected => summary.rejected += 1,
-        }
-        for r in &found {
-            *summary.findings.entry(reason_id(c, &r.rule)).or_default() += 1;
-        }
+        let verdict = count_verdict(c, &mut summary, &found);
         entry.slot = if found.is_empty() {
             NO_FINDING
         } else {
@@ -1131,6 +1113,34 @@ impl Default for Timer {
 }
 
 /// The rule id a reason is reported under.
+/// A line's verdict from its reasons (any `json`, `schema` or reject rule
+/// rejects; other reasons flag), counted into the summary with each reason's
+/// finding. The one place a verdict is decided: the native checker and the
+/// SQL engines' report both call it.
+pub fn count_verdict(c: &Compiled, summary: &mut Summary, reasons: &[Reason]) -> Verdict {
+    let rules = &c.program.rules;
+    let rejected = reasons.iter().any(|r| match r.rule {
+        ReasonRule::Json | ReasonRule::Schema(_) => true,
+        ReasonRule::Rule(i) => rules[i].severity == Severity::Reject,
+    });
+    let verdict = if rejected {
+        Verdict::Rejected
+    } else if reasons.is_empty() {
+        Verdict::Accepted
+    } else {
+        Verdict::Flagged
+    };
+    match verdict {
+        Verdict::Accepted => summary.accepted += 1,
+        Verdict::Flagged => summary.flagged += 1,
+        Verdict::Rejected => summary.rejected += 1,
+    }
+    for r in reasons {
+        *summary.findings.entry(reason_id(c, &r.rule)).or_default() += 1;
+    }
+    verdict
+}
+
 pub fn reason_id(c: &Compiled, rule: &ReasonRule) -> String {
     match rule {
         ReasonRule::Json => "json".into(),

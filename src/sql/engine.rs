@@ -13,7 +13,7 @@
 use super::canon::{canonicalise, Canonical};
 use super::dialect::DialectName;
 use super::plan::{self, results, Plan};
-use crate::check::{self, Compiled, Finding, LineReport, Reason, ReasonRule, Report, Summary, Values, Verdict};
+use crate::check::{self, Compiled, Finding, LineReport, Reason, ReasonRule, Report, Summary, Values};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -257,25 +257,7 @@ fn assemble(c: &Compiled, path: &Path, plan: &Plan, found: &Canonical, collected
             reasons.push(reason);
         }
         reasons.sort_by_key(|r| reason_order(&r.rule));
-        let rejected = reasons.iter().any(|r| match r.rule {
-            ReasonRule::Json | ReasonRule::Schema(_) => true,
-            ReasonRule::Rule(i) => rules[i].severity == crate::ir::Severity::Reject,
-        });
-        let verdict = if rejected {
-            Verdict::Rejected
-        } else if reasons.is_empty() {
-            Verdict::Accepted
-        } else {
-            Verdict::Flagged
-        };
-        match verdict {
-            Verdict::Accepted => summary.accepted += 1,
-            Verdict::Flagged => summary.flagged += 1,
-            Verdict::Rejected => summary.rejected += 1,
-        }
-        for r in &reasons {
-            *summary.findings.entry(check::reason_id(c, &r.rule)).or_default() += 1;
-        }
+        let verdict = check::count_verdict(c, &mut summary, &reasons);
         let slot = if reasons.is_empty() {
             None
         } else {
