@@ -337,17 +337,6 @@ fn union(parts: Vec<Vec<Way>>) -> Vec<Way> {
     out
 }
 
-/// `a op b` holds exactly when `b swapped(op) a` does.
-fn swapped(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
 /// A field of the record one side of a comparison can be solved for: the
 /// side equals `value` when the field does, and grows with it when
 /// `increasing`.
@@ -535,7 +524,7 @@ impl<'d> Ways<'d> {
         self.invert(env, side, t, true, &mut leaves);
         leaves
             .into_iter()
-            .filter_map(|l| bound_edit(l.path, &l.field.ty, if l.increasing { op } else { swapped(op) }, l.value))
+            .filter_map(|l| bound_edit(l.path, &l.field.ty, if l.increasing { op } else { op.swapped() }, l.value))
             .map(|e| Way { edits: vec![e], notes: Vec::new() })
             .collect()
     }
@@ -582,7 +571,7 @@ impl<'d> Ways<'d> {
                 }
                 None => {
                     out.extend(self.bound(env, lhs_e, op, *b));
-                    out.extend(self.bound(env, &link.rhs, swapped(op), *a));
+                    out.extend(self.bound(env, &link.rhs, op.swapped(), *a));
                 }
             },
             (Val::Absent, _) | (_, Val::Absent) => {}

@@ -268,7 +268,7 @@ impl Reader<'_> {
     fn compare(&mut self, lhs: &Expr, op: CmpOp, rhs: &Expr, required: bool) {
         let (slot, op, value) = match (self.slot(lhs), self.constant(rhs), self.slot(rhs), self.constant(lhs)) {
             (Some(s), Some(v), _, _) => (s, op, v),
-            (_, _, Some(s), Some(v)) => (s, swapped(op), v),
+            (_, _, Some(s), Some(v)) => (s, op.swapped(), v),
             _ => return,
         };
         let d = self.domains.at(slot);
@@ -286,16 +286,6 @@ impl Reader<'_> {
 
 fn is_null_test(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::IsNull { negated: false, .. })
-}
-
-fn swapped(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
 }
 
 /// The values of every slot in the passing example records, in file
