@@ -95,6 +95,17 @@ impl<'a> Lowerer<'a> {
         var
     }
 
+    /// A rule body: its `let`s bound in order, then its condition.
+    pub fn lower_body(&mut self, body: &ast::RuleBody) -> (Vec<(VarId, Expr)>, Expr) {
+        let mut lets = Vec::new();
+        for l in &body.lets {
+            let value = self.lower(&l.value);
+            let var = self.bind_let(&l.name, &value);
+            lets.push((var, value));
+        }
+        (lets, self.lower(&body.expr))
+    }
+
     /// A `let` or a bound variable that hides another name makes that
     /// name unreachable in the rest of the rule: warn.
     fn warn_shadowing(&mut self, name: &ast::Name) {

@@ -347,13 +347,7 @@ pub fn compile(db: SourceDb, files: &[FileId]) -> (Program, Vec<Diagnostic>) {
             };
             let Some(entity) = entity else { continue };
             let mut lowerer = lower::Lowerer::new(&schema, &tables, &mut regexes, Some(entity));
-            let mut lets = Vec::new();
-            for l in &body.lets {
-                let value = lowerer.lower(&l.value);
-                let var = lowerer.bind_let(&l.name, &value);
-                lets.push((var, value));
-            }
-            let expr = lowerer.lower(&body.expr);
+            let (lets, expr) = lowerer.lower_body(&body);
             if !expr.ty.is_error() && expr.ty != Ty::Bool {
                 lowerer.diags.push(
                     Diagnostic::error(

@@ -130,13 +130,7 @@ fn add_where(program: &mut Program, entity: EntityId, text: &str) -> Result<(), 
     let body = crate::syntax::parse_rule(&block).map_err(|d| fail(program, vec![*d]))?;
     let mut regexes = std::mem::take(&mut program.regexes);
     let mut lowerer = crate::ir::lower::Lowerer::new(&program.schema, &program.tables, &mut regexes, Some(entity));
-    let mut lets = Vec::new();
-    for l in &body.lets {
-        let value = lowerer.lower(&l.value);
-        let var = lowerer.bind_let(&l.name, &value);
-        lets.push((var, value));
-    }
-    let expr = lowerer.lower(&body.expr);
+    let (lets, expr) = lowerer.lower_body(&body);
     if !expr.ty.is_error() && expr.ty != Ty::Bool {
         lowerer.diags.push(
             Diagnostic::error(Code::TypeMismatch, expr.span, format!("`--where` must be a condition, but this is {}", expr.ty.describe()))
