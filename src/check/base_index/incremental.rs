@@ -14,7 +14,8 @@
 //!   values (a hash collision only adds a component: harmless);
 //! - where each record's line is in the base file, and its line number;
 //! - per graph, the first record of each base group; per overlay node, the
-//!   value of each base element (`overlay::Recorded`);
+//!   value of each base element and the tally of those values
+//!   (`overlay::Recorded`);
 //! - the base's tallies of the summary fields and its line count.
 //!
 //! The store of the check holds whole components, in base order, then the

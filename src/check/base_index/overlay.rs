@@ -14,6 +14,13 @@
 //! blocks of the full check ([`eval::accumulate`]), so a sum adds in the
 //! same order to the last bit.
 //!
+//! `count`, `share`, `any` and `all` depend only on how many values of each
+//! kind they see (`eval::tallied`): the index keeps each node's tally over
+//! the base, and the check takes out the recorded values of the base
+//! elements the candidates reach and adds the store's, without a pass over
+//! the base. A filter over the rows or groups is one pass over the recorded
+//! tags. Debug builds check both against the fold.
+//!
 //! What is not of that form (a nested walk over the whole dataset, a rule
 //! that reads `keys(…)`, a value bound outside the node that is not a
 //! constant) is `Unsupported`: the check then reads the whole base.
