@@ -114,10 +114,13 @@ struct Run {
 }
 
 fn check(dir: &Path, candidates: &str, base: &str, extra: &[&str]) -> Run {
+    check_under(&root().join("skills"), dir, candidates, base, extra)
+}
+
+fn check_under(skills: &Path, dir: &Path, candidates: &str, base: &str, extra: &[&str]) -> Run {
     let (acc, rej) = (dir.join("accepted.jsonl"), dir.join("rejected.jsonl"));
     let _ = std::fs::remove_file(&acc);
     let _ = std::fs::remove_file(&rej);
-    let skills = root().join("skills");
     let mut args =
         vec!["check", candidates, "--base", base, "--format", "json", "--accepted", "accepted.jsonl", "--rejected", "rejected.jsonl"];
     args.extend(["--skills", skills.to_str().unwrap()]);
@@ -413,4 +416,142 @@ fn an_index_of_another_format_is_rebuilt_and_refused_when_named() {
     let refused = check(s.dir.path(), "new.jsonl", "base.jsonl", &["--index", "base.jsonl.skillc-index"]);
     assert_eq!(refused.status, 2);
     assert!(refused.stderr.contains("is of index format 99"), "{}", refused.stderr);
+}
+
+/// A shop of tests/fixtures/incremental/shops.
+fn shop(id: &str, region: &str, revenue: u32, staff: Option<u32>, opened: u32, franchisors: &[&str]) -> String {
+    let staff = staff.map_or("null".to_string(), |s| s.to_string());
+    let links: Vec<String> = franchisors.iter().map(|f| format!(r#"{{"id":"{f}","fee":1000}}"#)).collect();
+    format!(
+        r#"{{"id":"{id}","region":"{region}","revenue":{revenue},"staff":{staff},"opened":{opened},"franchisor":[{}]}}"#,
+        links.join(",")
+    )
+}
+
+/// 120 shops in 24 chains of five (`s{5j}` franchises the next four): the
+/// even chains all in the north, the odd ones mixed (chains-mixed at 50%
+/// against 40%); every third shop without staff, the others 1-50 (67 of
+/// 80 at most 40, against 60%: 32 more large staffs tip it); the chain
+/// heads are the hubs, half of them at 950k (50% small, against 50%);
+/// `s1`, not a hub, at 950k too.
+fn shops_base() -> String {
+    let mut lines = Vec::new();
+    for i in 0..120u32 {
+        let j = i / 5;
+        let region = if j % 2 == 0 { "north" } else { ["north", "south", "east", "west", "north"][(i % 5) as usize] };
+        let revenue = if i % 5 == 0 && j % 2 == 1 || i == 1 { 950_000 } else { 100_000 + i * 1000 };
+        let staff = (i % 3 != 0).then_some(i % 50 + 1);
+        let head = format!("s{}", 5 * j);
+        let owners: Vec<&str> = if i % 5 == 0 { vec![] } else { vec![head.as_str()] };
+        lines.push(shop(&format!("s{i}"), region, revenue, staff, 1990, &owners));
+    }
+    lines.join("\n") + "\n"
+}
+
+/// New all-north chains of two: `n` of them.
+fn north_chains(n: usize) -> Vec<String> {
+    (0..n)
+        .flat_map(|k| {
+            [
+                shop(&format!("nh{k}"), "north", 300_000, None, 2000, &[]),
+                shop(&format!("nt{k}"), "north", 1, None, 2000, &[&format!("nh{k}")]),
+            ]
+        })
+        .collect()
+}
+
+fn staffed(n: usize) -> Vec<String> {
+    (0..n).map(|k| shop(&format!("big{k}"), "south", 200_000, Some(100), 2000, &[])).collect()
+}
+
+#[test]
+fn the_tallies_follow_the_candidates_across_every_bound() {
+    // Each batch against the same indexed base: the report equals the full
+    // check's, and when no dataset rule fails the check stayed incremental
+    // (the tallies decided it). Debug builds also check every tally
+    // against the element-by-element fold.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let skills = root().join("tests/fixtures/incremental");
+    std::fs::write(dir.join("base.jsonl"), shops_base()).unwrap();
+    let out = skillc_in(dir, &["index", "base.jsonl", "--skills", skills.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cases: Vec<(&str, Vec<String>, &[&str])> = vec![
+        ("nothing new", vec![shop("c0", "east", 1000, None, 2000, &[])], &[]),
+        // A share over a filtered list, one each side of its bound.
+        ("31 large staffs", staffed(31), &[]),
+        ("32 large staffs", staffed(32), &["small-staff-share"]),
+        // A franchisee makes its base franchisor a hub: large `s1` joins the
+        // hubs (12 of 25 small), small `s2` keeps the share (13 of 25).
+        ("a large base shop becomes a hub", vec![shop("c1", "east", 1000, None, 2000, &["s1"])], &["hubs-mostly-small"]),
+        ("a small base shop becomes a hub", vec![shop("c2", "east", 1000, None, 2000, &["s2"])], &[]),
+        ("both", vec![shop("c1", "east", 1000, None, 2000, &["s1"]), shop("c2", "east", 1000, None, 2000, &["s2"])], &[]),
+        // A duplicate id takes a large hub out of the graph: it leaves the
+        // hubs, and its chain breaks apart.
+        ("a hub's id taken twice", vec![shop("s5", "north", 1000, None, 2000, &[]), shop("c1", "east", 1000, None, 2000, &["s1"])], &[]),
+        // New groups, and base groups merged, around chains-mixed's 40%.
+        ("5 new north chains", north_chains(5), &[]),
+        ("7 new north chains", north_chains(7), &["chains-mixed"]),
+        (
+            "a north and a mixed chain merged, 6 new north chains",
+            [vec![shop("m0", "north", 1, None, 2000, &["s0", "s5"])], north_chains(6)].concat(),
+            &[],
+        ),
+        (
+            "a north and a mixed chain merged, 8 new north chains",
+            [vec![shop("m0", "north", 1, None, 2000, &["s0", "s5"])], north_chains(8)].concat(),
+            &["chains-mixed"],
+        ),
+        ("two mixed chains merged", vec![shop("m1", "north", 1, None, 2000, &["s5", "s15"])], &[]),
+        // any: false over the base, true with three huge candidates; all:
+        // true over the base, false with one old shop.
+        ("two huge shops", (0..2).map(|k| shop(&format!("huge{k}"), "east", 60_000_000, None, 2000, &[])).collect(), &[]),
+        (
+            "three huge shops",
+            (0..3).map(|k| shop(&format!("huge{k}"), "east", 60_000_000, None, 2000, &[])).collect(),
+            &["huge-shops-rare"],
+        ),
+        ("an old shop", vec![shop("old", "east", 1000, None, 1850, &[])], &["opened-modern"]),
+        // A candidate the schema rejects is skipped by every walk.
+        ("a broken shop", vec![shop("bad", "east", 1000, None, 2000, &[]).replace("\"opened\":2000", "\"opened\":\"x\"")], &[]),
+    ];
+    for (what, lines, failing) in cases {
+        std::fs::write(dir.join("new.jsonl"), lines.join("\n") + "\n").unwrap();
+        let full = check_under(&skills, dir, "new.jsonl", "base.jsonl", &["--no-index"]);
+        let read = check_under(&skills, dir, "new.jsonl", "base.jsonl", &[]);
+        assert!(read.stderr.contains(FROM_INDEX), "{what}: {}", read.stderr);
+        assert_same(&full, &read, what);
+        let report: Vec<Value> = String::from_utf8_lossy(&full.report).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let mut found: Vec<&str> = report.iter().filter(|l| l["type"] == "dataset").map(|l| l["rule"].as_str().unwrap()).collect();
+        found.sort();
+        assert_eq!(found, failing, "{what}: the dataset findings");
+        if failing.is_empty() {
+            assert!(read.stderr.contains(INCREMENTAL) && !read.stderr.contains(GAVE_WAY), "{what}: {}", read.stderr);
+        }
+    }
+}
+
+#[test]
+fn shipped_skills_candidates_that_merge_base_groups_stay_incremental() {
+    // A candidate owned by two base holdings merges their groups, another
+    // takes a base id twice, a third starts a group of its own: every
+    // dataset rule still holds, from the tallies.
+    let s = setup();
+    let dir = s.dir.path();
+    let lines = [
+        company("cand-merge", "Manufacturing", 200, 30_000_000, 30_000_000, Some(("hold-top", 0.3))).replace(
+            r#""owners":[{"id":"hold-top","stake":0.3}]"#,
+            r#""owners":[{"id":"hold-top","stake":0.3},{"id":"loop-b","stake":0.3}]"#,
+        ),
+        company("hold-top", "Holding", 10, 1_000_000, 1_000_000, None),
+        company("cand-top", "Holding", 10, 1_000_000, 41_000_000, None),
+        company("cand-sub", "Manufacturing", 300, 40_000_000, 40_000_000, Some(("cand-top", 0.9))),
+    ];
+    std::fs::write(dir.join("merge.jsonl"), lines.join("\n") + "\n").unwrap();
+    let full = check(dir, "merge.jsonl", "base.jsonl", &["--no-index"]);
+    assert!(!String::from_utf8_lossy(&full.report).contains("\"type\":\"dataset\""), "{}", String::from_utf8_lossy(&full.report));
+    check(dir, "merge.jsonl", "base.jsonl", &[]);
+    let read = check(dir, "merge.jsonl", "base.jsonl", &[]);
+    assert!(read.stderr.contains(INCREMENTAL) && !read.stderr.contains(GAVE_WAY), "{}", read.stderr);
+    assert_same(&full, &read, "groups merged");
 }

@@ -306,6 +306,42 @@ pub fn accumulate<'v>(agg: Agg, len: usize, mut value: impl FnMut(usize) -> Opti
     Accumulator::merge_all(agg, blocks).finish()
 }
 
+/// How many values of each kind an aggregate was given (the elements that
+/// did not count left out): all that `count`, `share`, `any` and `all`
+/// need, whatever the order the values came in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub absent: u64,
+    pub falses: u64,
+    pub trues: u64,
+    pub numbers: u64,
+}
+
+/// `agg` over values of the kinds `tally` counts: what [`accumulate`]
+/// gives for them in any order (an `any`/`all` that stops early has seen
+/// a deciding value, and then nothing else matters). None for the
+/// aggregates whose result depends on the values' order or size.
+pub fn tallied(agg: Agg, tally: Tally) -> Option<Val<'static>> {
+    let Tally { absent, falses, trues, numbers } = tally;
+    let mut acc = Accumulator::new(agg);
+    acc.count = usize::try_from(absent + falses + trues + numbers).ok()?;
+    match agg {
+        Agg::Count => {}
+        Agg::Share => {
+            acc.known = usize::try_from(falses + trues).ok()?;
+            acc.yes = usize::try_from(trues).ok()?;
+        }
+        // A value that is not a boolean leaves the result unknown unless
+        // another decides it.
+        Agg::Any | Agg::All => {
+            acc.yes = usize::try_from(if agg == Agg::Any { trues } else { falses }).ok()?;
+            acc.unknown = absent + numbers > 0;
+        }
+        Agg::Sum | Agg::Mean | Agg::Min | Agg::Max => return None,
+    }
+    Some(acc.finish())
+}
+
 impl<'a> Env<'a> {
     pub fn new(c: &'a Compiled, data: Data<'a>, rule: &'a Rule, this: u32) -> Env<'a> {
         Env { c, data, rule, this, vars: vec![Val::Absent; rule.var_count as usize], overlay: None }
@@ -885,6 +921,48 @@ mod tests {
 
     fn shown(vals: &Vals<'_>) -> Vec<String> {
         (0..vals.len()).map(|i| format!("{:?}", vals.get(i))).collect()
+    }
+
+    #[test]
+    fn a_tally_gives_what_the_fold_gives_in_any_order() {
+        // A small deterministic generator: values of every kind a recorded
+        // element can have, and elements that do not count.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for len in [0, 1, 2, 3, 7, 40, 1000, PARALLEL_FROM + 5] {
+            for mix in 0..12 {
+                let values: Vec<Option<Val<'static>>> = (0..len)
+                    .map(|_| match next() % 16 {
+                        0 if mix % 3 == 0 => Some(Val::Absent),
+                        1 if mix % 4 == 0 => Some(Val::Number(1.5)),
+                        2..=4 => None,
+                        5..=7 if mix % 2 == 0 => Some(Val::Bool(true)),
+                        _ if mix == 5 => Some(Val::Bool(true)),
+                        _ => Some(Val::Bool(mix == 7)),
+                    })
+                    .collect();
+                let mut tally = Tally::default();
+                for v in values.iter().flatten() {
+                    match v {
+                        Val::Absent => tally.absent += 1,
+                        Val::Bool(false) => tally.falses += 1,
+                        Val::Bool(true) => tally.trues += 1,
+                        _ => tally.numbers += 1,
+                    }
+                }
+                for agg in [Agg::Count, Agg::Share, Agg::Any, Agg::All] {
+                    let folded = format!("{:?}", accumulate(agg, len, |i| values[i].clone()));
+                    let from_tally = format!("{:?}", tallied(agg, tally).unwrap());
+                    assert_eq!(folded, from_tally, "{agg:?} over {len} values, mix {mix}");
+                }
+                assert!(tallied(Agg::Sum, tally).is_none());
+            }
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!   values (a hash collision only adds a component: harmless);
 //! - where each record's line is in the base file, and its line number;
 //! - per graph, the first record of each base group; per overlay node, the
-//!   value of each base element (`overlay::Recorded`);
+//!   value of each base element and the tally of those values
+//!   (`overlay::Recorded`);
 //! - the base's tallies of the summary fields and its line count.
 //!
 //! The store of the check holds whole components, in base order, then the
@@ -67,6 +68,9 @@ pub struct State {
     /// Per overlay node: elements, bindings, whether it has numbers, and
     /// whether it could be recorded.
     pub nodes: Vec<(usize, usize, bool, bool)>,
+    /// Per overlay node and binding, the tally of its values over the
+    /// base (the aggregates that only count take it instead of a pass).
+    pub node_tallies: Vec<Vec<eval::Tally>>,
     pub graphs: Vec<u32>,
     pub unique: Vec<u32>,
 }
@@ -218,8 +222,10 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
     recorder.record_all(c, data);
     let recorded = recorder.into_recorded();
     let mut nodes = Vec::new();
+    let mut node_tallies = Vec::new();
     for (i, r) in recorded.iter().enumerate() {
         nodes.push((r.elements, r.contexts, !r.numbers.is_empty(), !r.unusable));
+        node_tallies.push(r.tallies.clone());
         out.push((format!("memo.{i}.tags"), r.tags.clone()));
         out.push((format!("memo.{i}.numbers"), r.numbers.iter().flat_map(|x| x.to_le_bytes()).collect()));
     }
@@ -250,7 +256,7 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
             tallies.entry(entity.fields[f.0 as usize].name.clone()).or_default().extend(counts);
         }
     }
-    let state = State { base_rows: n, base_lines: base.entries.len(), tallies, nodes, graphs, unique };
+    let state = State { base_rows: n, base_lines: base.entries.len(), tallies, nodes, node_tallies, graphs, unique };
     Ok(Some((state, out)))
 }
 
@@ -303,6 +309,7 @@ pub struct View<'m> {
 /// Recorded values read from the index's bytes.
 pub struct RawValues<'m> {
     nodes: Vec<(usize, &'m [u8], &'m [u8], bool)>,
+    tallies: &'m [Vec<eval::Tally>],
 }
 
 impl Values for RawValues<'_> {
@@ -317,6 +324,13 @@ impl Values for RawValues<'_> {
         let (elements, _, numbers, _) = self.nodes[node];
         let at = (context * elements + element) * 8;
         numbers.get(at..at + 8).map_or(0.0, |b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+    fn tags(&self, node: usize, context: usize) -> Option<&[u8]> {
+        let (elements, tags, _, _) = *self.nodes.get(node)?;
+        tags.get(context * elements..(context + 1) * elements)
+    }
+    fn tally(&self, node: usize, context: usize) -> Option<eval::Tally> {
+        self.tallies.get(node)?.get(context).copied()
     }
 }
 
@@ -415,7 +429,7 @@ pub fn check(c: &Compiled, view: &View<'_>, base: &std::fs::File, candidates: Lo
     timer.note(&format!("{} of {} base records", rows.len(), view.state.base_rows));
     let subset = load_rows(c, view, base, &rows)?;
     timer.phase("those records re-read");
-    let mut values = RawValues { nodes: Vec::new() };
+    let mut values = RawValues { nodes: Vec::new(), tallies: &view.state.node_tallies };
     for (i, &(elements, _, _, usable)) in view.state.nodes.iter().enumerate() {
         let tags = (view.section)(&format!("memo.{i}.tags"))?;
         let numbers = (view.section)(&format!("memo.{i}.numbers"))?;

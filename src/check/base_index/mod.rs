@@ -56,8 +56,9 @@ use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Bumped whenever the snapshot's layout or meaning changes.
-pub const FORMAT: u32 = 1;
+/// Bumped whenever the layout or meaning of the snapshot or the state
+/// changes (2: the state holds each overlay node's tallies).
+pub const FORMAT: u32 = 2;
 const MAGIC: &[u8; 12] = b"skillc-index";
 /// Magic, format version, header length.
 const PREAMBLE: usize = MAGIC.len() + 4 + 4;

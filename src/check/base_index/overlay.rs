@@ -14,11 +14,18 @@
 //! blocks of the full check ([`eval::accumulate`]), so a sum adds in the
 //! same order to the last bit.
 //!
+//! `count`, `share`, `any` and `all` depend only on how many values of each
+//! kind they see (`eval::tallied`): the index keeps each node's tally over
+//! the base, and the check takes out the recorded values of the base
+//! elements the candidates reach and adds the store's, without a pass over
+//! the base. A filter over the rows or groups is one pass over the recorded
+//! tags. Debug builds check both against the fold.
+//!
 //! What is not of that form (a nested walk over the whole dataset, a rule
 //! that reads `keys(…)`, a value bound outside the node that is not a
 //! constant) is `Unsupported`: the check then reads the whole base.
 
-use crate::check::eval::{self, Element, Env, Val, Vals};
+use crate::check::eval::{self, Element, Env, Tally, Val, Vals};
 use crate::check::Compiled;
 use crate::ir::expr::{Agg, Builtin, Expr, ExprKind, VarId};
 use crate::ir::schema::{FieldId, GraphId};
@@ -446,6 +453,8 @@ pub struct Recorded {
     pub numbers: Vec<f64>,
     /// A value could not be recorded.
     pub unusable: bool,
+    /// Per binding, the tally of its tags over every element.
+    pub tallies: Vec<Tally>,
 }
 
 /// Read access to recorded values (owned while building, from the index
@@ -454,6 +463,36 @@ pub trait Values: Sync {
     fn elements(&self, node: usize) -> Option<usize>;
     fn tag(&self, node: usize, context: usize, element: usize) -> u8;
     fn number(&self, node: usize, context: usize, element: usize) -> f64;
+    /// The tags of binding `context`, one per element.
+    fn tags(&self, node: usize, context: usize) -> Option<&[u8]>;
+    /// The tally of binding `context` over every base element.
+    fn tally(&self, node: usize, context: usize) -> Option<Tally>;
+}
+
+/// The tally of recorded tags (a tag of no value, `NONE` or `OTHER`, is
+/// not counted: an `OTHER` makes the node unusable anyway).
+pub fn tally_of(tags: &[u8]) -> Tally {
+    let mut by_tag = [0u64; 6];
+    for &t in tags {
+        by_tag[usize::from(t.min(OTHER))] += 1;
+    }
+    Tally {
+        absent: by_tag[ABSENT as usize],
+        falses: by_tag[FALSE as usize],
+        trues: by_tag[TRUE as usize],
+        numbers: by_tag[NUMBER as usize],
+    }
+}
+
+/// The count of `tag` in a tally; None for a tag a tally does not count.
+fn slot(tally: &mut Tally, tag: u8) -> Option<&mut u64> {
+    match tag {
+        ABSENT => Some(&mut tally.absent),
+        FALSE => Some(&mut tally.falses),
+        TRUE => Some(&mut tally.trues),
+        NUMBER => Some(&mut tally.numbers),
+        _ => None,
+    }
 }
 
 /// Builds the recorded values: every node evaluated over the base alone,
@@ -497,7 +536,14 @@ impl<'p> Recorder<'p> {
             Root::Groups(g) => store.graphs.get(&g).map_or(0, |x| x.groups.len()),
         };
         let contexts = node.context_count();
-        let mut rec = Recorded { elements, contexts, tags: vec![NONE; contexts * elements], numbers: Vec::new(), unusable: false };
+        let mut rec = Recorded {
+            elements,
+            contexts,
+            tags: vec![NONE; contexts * elements],
+            numbers: Vec::new(),
+            unusable: false,
+            tallies: Vec::new(),
+        };
         let saved: Vec<Val<'p>> = node.contexts.iter().map(|(v, _)| env.vars[v.0 as usize].clone()).collect();
         let skip = env.rule.element_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f));
         for ctx in 0..contexts {
@@ -541,6 +587,8 @@ impl<'p> Recorder<'p> {
         for ((v, _), value) in node.contexts.iter().zip(saved) {
             env.vars[v.0 as usize] = value;
         }
+        rec.tallies = rec.tags.chunks(elements.max(1)).map(tally_of).collect();
+        rec.tallies.resize(contexts, Tally::default());
         self.recorded.lock().expect("not poisoned")[n] = Some(rec);
     }
 
@@ -560,6 +608,13 @@ impl Values for Vec<Recorded> {
     fn number(&self, node: usize, context: usize, element: usize) -> f64 {
         let r = &self[node];
         r.numbers.get(context * r.elements + element).copied().unwrap_or(0.0)
+    }
+    fn tags(&self, node: usize, context: usize) -> Option<&[u8]> {
+        let r = self.get(node)?;
+        r.tags.get(context * r.elements..(context + 1) * r.elements)
+    }
+    fn tally(&self, node: usize, context: usize) -> Option<Tally> {
+        self.get(node)?.tallies.get(context).copied()
     }
 }
 
@@ -748,26 +803,20 @@ impl<'a, V: Values> Checker<'a, V> {
     }
 }
 
-impl<'a, V: Values> eval::Overlay<'a> for Checker<'a, V> {
-    fn value(&self, env: &mut Env<'a>, e: &'a Expr) -> Option<Val<'a>> {
-        let n = self.plan.node(e)?;
+impl<'a, V: Values> Checker<'a, V> {
+    /// A node's value folded element by element, in the full check's order:
+    /// the recorded value of each base element the candidates do not
+    /// reach, the store's value of the others. None when it cannot be.
+    fn exact(&self, env: &mut Env<'a>, n: usize, ctx: usize) -> Option<Val<'a>> {
         let node = &self.plan.nodes[n];
-        let Some(elements) = self.values.elements(n) else { return self.fail() };
-        let Some(ctx) = context_index(node, env) else { return self.fail() };
         let recorded = |root: usize| untag(self.values.tag(n, ctx, root), self.values.number(n, ctx, root));
-        let skip = env.rule.element_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f));
+        let skip = skip_of(env);
         let store_rows = env.data.masks.len();
         let dataset_rows = self.base_rows + store_rows - self.subset.len();
-        let (root_ok, groups) = match node.root {
-            Root::Rows => (elements == self.base_rows, None),
-            Root::Groups(g) => match self.groups(env, g) {
-                Some(slots) => (self.group_firsts.get(&g).is_some_and(|f| f.len() == elements), Some((g, slots))),
-                None => return self.fail(),
-            },
+        let groups = match node.root {
+            Root::Rows => None,
+            Root::Groups(g) => Some(self.groups(env, g)?),
         };
-        if !root_ok {
-            return self.fail();
-        }
         // A dataset row's value: recorded, or evaluated on the store.
         let row_value = |env: &mut Env<'a>, row: usize, skipping: bool| -> Option<Val<'a>> {
             if row < self.base_rows && !self.is_reached(row) {
@@ -786,27 +835,221 @@ impl<'a, V: Values> eval::Overlay<'a> for Checker<'a, V> {
             }
         };
         match node.source {
-            Source::Rows => finish(node, dataset_rows, |row| row_value(env, row, true), |i| Val::Entity(i as u32)).or_else(|| self.fail()),
+            Source::Rows => finish(node, dataset_rows, |row| row_value(env, row, true), |i| Val::Entity(i as u32)),
             Source::Groups(g) => {
-                let Some((_, slots)) = groups else { return self.fail() };
-                finish(node, slots.len(), |i| group_value(env, slots[i], g), |i| Val::Group(g, i as u32)).or_else(|| self.fail())
+                let slots = groups?;
+                finish(node, slots.len(), |i| group_value(env, slots[i], g), |i| Val::Group(g, i as u32))
             }
             Source::List(_) => {
-                let (ExprKind::Agg { source, .. } | ExprKind::Filter { source, .. }) = &node.expr.kind else { return self.fail() };
-                let Val::Values(list) = env.eval(source) else { return self.fail() };
+                let (ExprKind::Agg { source, .. } | ExprKind::Filter { source, .. }) = &node.expr.kind else { return None };
+                let Val::Values(list) = env.eval(source) else { return None };
                 let mut values = Vec::with_capacity(list.len());
                 for i in 0..list.len() {
                     values.push(match (list.get(i), &groups) {
                         (Val::Entity(row), None) => row_value(env, row as usize, false),
-                        (Val::Group(g, i), Some((_, slots))) => match slots.get(i as usize) {
-                            Some(&s) => group_value(env, s, g),
-                            None => return self.fail(),
-                        },
-                        _ => return self.fail(),
+                        (Val::Group(g, i), Some(slots)) => group_value(env, *slots.get(i as usize)?, g),
+                        _ => return None,
                     });
                 }
-                finish(node, values.len(), |i| values[i].clone(), |i| list.get(i)).or_else(|| self.fail())
+                finish(node, values.len(), |i| values[i].clone(), |i| list.get(i))
             }
+        }
+    }
+
+    /// An aggregate whose result depends only on how many values of each
+    /// kind it sees (`eval::tallied`), from the base's tally: the recorded
+    /// values of the base elements the candidates reach taken out, the
+    /// store's values of the elements it walks put in. O(store), not
+    /// O(base). None when the aggregate is not of that kind or a value is
+    /// not one a tally counts (the fold then decides).
+    fn tallied(&self, env: &mut Env<'a>, n: usize, ctx: usize, agg: Agg) -> Option<Val<'a>> {
+        if matches!(agg, Agg::Sum | Agg::Mean | Agg::Min | Agg::Max) {
+            return None;
+        }
+        let node = &self.plan.nodes[n];
+        let mut tally = self.values.tally(n, ctx)?;
+        let tags = self.values.tags(n, ctx)?;
+        let reached: Vec<usize> = match node.root {
+            Root::Rows => self.subset.iter().map(|&r| r as usize).collect(),
+            // A base group is in the store when its first member is: its
+            // component, and so all of it, was re-read.
+            Root::Groups(g) => {
+                let firsts = self.group_firsts.get(&g)?;
+                self.subset.iter().filter_map(|r| firsts.binary_search(r).ok()).collect()
+            }
+        };
+        for b in reached {
+            if let Some(count) = slot(&mut tally, *tags.get(b)?) {
+                *count = count.checked_sub(1)?;
+            }
+        }
+        // A list walked is the filter's value, bound before (a `let`).
+        if let Source::List(_) = node.source {
+            let ExprKind::Agg { source, .. } = &node.expr.kind else { return None };
+            if !matches!(env.eval(source), Val::Values(_)) {
+                return None;
+            }
+        }
+        let skip = skip_of(env);
+        let elements = match node.root {
+            Root::Rows => env.data.masks.len(),
+            Root::Groups(g) => env.data.store?.graphs.get(&g)?.groups.len(),
+        };
+        for i in 0..elements {
+            let element = match node.root {
+                Root::Rows => Val::Entity(i as u32),
+                Root::Groups(g) => Val::Group(g, i as u32),
+            };
+            let walked = match node.source {
+                Source::Rows => env.data.masks.get(i) & skip == 0,
+                Source::Groups(_) => true,
+                Source::List(m) => self.member(env, m, element.clone(), skip)?,
+            };
+            if walked {
+                let (t, _) = tag(&element_value(node, env, element));
+                if t == OTHER {
+                    return None;
+                }
+                if let Some(count) = slot(&mut tally, t) {
+                    *count += 1;
+                }
+            }
+        }
+        eval::tallied(agg, tally)
+    }
+
+    /// Whether a store element is in the list of filter node `m`; None when
+    /// that cannot be told without its list (a filter that reads the
+    /// constants of an enclosing aggregate).
+    fn member(&self, env: &mut Env<'a>, m: usize, element: Val<'a>, skip: u64) -> Option<bool> {
+        let node = &self.plan.nodes[m];
+        if !node.contexts.is_empty() || !matches!(node.expr.kind, ExprKind::Filter { .. }) {
+            return None;
+        }
+        let inside = match (node.source, &element) {
+            (Source::Rows, Val::Entity(r)) => env.data.masks.get(*r as usize) & skip == 0,
+            (Source::Groups(_), Val::Group(..)) => true,
+            (Source::List(k), _) => self.member(env, k, element.clone(), skip)?,
+            _ => return None,
+        };
+        Some(inside && element_value(node, env, element).is_some())
+    }
+
+    /// A filter over the rows or the groups, its list built in one pass
+    /// over the recorded tags (a byte per base element), the store's
+    /// elements evaluated where they fall in the full check's order.
+    fn filtered(&self, env: &mut Env<'a>, n: usize, ctx: usize) -> Option<Val<'a>> {
+        let node = &self.plan.nodes[n];
+        let tags = self.values.tags(n, ctx)?;
+        let kept = |t: &u8| (ABSENT..=NUMBER).contains(t);
+        let vals = match node.source {
+            Source::Rows => {
+                let skip = skip_of(env);
+                let passes = |env: &mut Env<'a>, s: usize| {
+                    env.data.masks.get(s) & skip == 0 && element_value(node, env, Val::Entity(s as u32)).is_some()
+                };
+                let mut rows = Vec::new();
+                let mut from = 0;
+                for (s, &r) in self.subset.iter().enumerate() {
+                    let r = r as usize;
+                    rows.extend(tags.get(from..r)?.iter().enumerate().filter(|(_, t)| kept(t)).map(|(i, _)| (from + i) as u32));
+                    if passes(env, s) {
+                        rows.push(r as u32);
+                    }
+                    from = r + 1;
+                }
+                rows.extend(tags.get(from..self.base_rows)?.iter().enumerate().filter(|(_, t)| kept(t)).map(|(i, _)| (from + i) as u32));
+                for s in self.subset.len()..env.data.masks.len() {
+                    if passes(env, s) {
+                        rows.push(self.dataset_row(s as u32));
+                    }
+                }
+                (!rows.is_empty()).then_some(Vals::Entities(rows))
+            }
+            Source::Groups(g) => {
+                // The whole dataset's groups in order of their first member:
+                // the base groups the candidates do not reach and the
+                // store's, merged (as `groups` lists them).
+                let firsts = self.group_firsts.get(&g)?;
+                let mine = &env.data.store?.graphs.get(&g)?.groups;
+                let mine_firsts: Vec<u32> = (0..mine.len()).map(|i| self.dataset_row(mine.get(i)[0])).collect();
+                let passes = |env: &mut Env<'a>, i: usize| element_value(node, env, Val::Group(g, i as u32)).is_some();
+                let (mut slots, mut next, mut at) = (Vec::new(), 0, 0u32);
+                for (b, &first) in firsts.iter().enumerate() {
+                    if self.is_reached(first as usize) {
+                        continue;
+                    }
+                    while next < mine.len() && mine_firsts[next] < first {
+                        if passes(env, next) {
+                            slots.push(at);
+                        }
+                        (next, at) = (next + 1, at + 1);
+                    }
+                    if kept(tags.get(b)?) {
+                        slots.push(at);
+                    }
+                    at += 1;
+                }
+                for i in next..mine.len() {
+                    if passes(env, i) {
+                        slots.push(at);
+                    }
+                    at += 1;
+                }
+                (!slots.is_empty()).then_some(Vals::Groups(g, slots))
+            }
+            Source::List(_) => return None,
+        };
+        Some(Val::Values(Arc::new(vals.unwrap_or_default())))
+    }
+}
+
+/// The schema bits that take a row out of a walk over the whole dataset
+/// (a field the rule's elements read failed its type).
+fn skip_of(env: &Env<'_>) -> u64 {
+    env.rule.element_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f))
+}
+
+/// The same value to the last bit (debug builds check the tallies and the
+/// one-pass filters against the fold with it).
+fn identical(a: &Val<'_>, b: &Val<'_>) -> bool {
+    match (a, b) {
+        (Val::Number(x), Val::Number(y)) => x.to_bits() == y.to_bits(),
+        (Val::Values(x), Val::Values(y)) => {
+            x.len() == y.len() && (0..x.len()).all(|i| format!("{:?}", x.get(i)) == format!("{:?}", y.get(i)))
+        }
+        _ => format!("{a:?}") == format!("{b:?}"),
+    }
+}
+
+impl<'a, V: Values> eval::Overlay<'a> for Checker<'a, V> {
+    fn value(&self, env: &mut Env<'a>, e: &'a Expr) -> Option<Val<'a>> {
+        let n = self.plan.node(e)?;
+        let node = &self.plan.nodes[n];
+        let Some(elements) = self.values.elements(n) else { return self.fail() };
+        let Some(ctx) = context_index(node, env) else { return self.fail() };
+        let root_ok = match node.root {
+            Root::Rows => elements == self.base_rows,
+            Root::Groups(g) => self.group_firsts.get(&g).is_some_and(|f| f.len() == elements),
+        };
+        if !root_ok {
+            return self.fail();
+        }
+        let quick = match &node.expr.kind {
+            ExprKind::Agg { agg, .. } => self.tallied(env, n, ctx, *agg),
+            ExprKind::Filter { .. } => self.filtered(env, n, ctx),
+            _ => None,
+        };
+        match quick {
+            Some(v) => {
+                if cfg!(debug_assertions) {
+                    if let Some(x) = self.exact(env, n, ctx) {
+                        assert!(identical(&v, &x), "node {n} (binding {ctx}): {v:?} from the tally, {x:?} from the fold");
+                    }
+                }
+                Some(v)
+            }
+            None => self.exact(env, n, ctx).or_else(|| self.fail()),
         }
     }
 }
