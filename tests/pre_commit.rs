@@ -119,7 +119,21 @@ fn the_hook_passes_good_commits_and_fails_broken_ones() {
 
     let home = cache.join("home");
     let target = cache.join("target");
-    let envs: &[(&str, &Path)] = &[("PRE_COMMIT_HOME", &home), ("CARGO_TARGET_DIR", &target)];
+    // pre-commit builds the hook with `cargo install`, i.e. the release
+    // profile: fat LTO and one codegen unit, minutes on 2 cores. What this
+    // test checks is the hook, not the optimised binary, so the build's
+    // profile is overridden (cargo's CARGO_PROFILE_* variables, which
+    // pre-commit passes through) to compile in a fraction of that.
+    let (no, units, zero) = (Path::new("false"), Path::new("256"), Path::new("0"));
+    let envs: &[(&str, &Path)] = &[
+        ("PRE_COMMIT_HOME", &home),
+        ("CARGO_TARGET_DIR", &target),
+        ("CARGO_PROFILE_RELEASE_LTO", no),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", units),
+        ("CARGO_PROFILE_RELEASE_DEBUG", zero),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", zero),
+        ("CARGO_PROFILE_RELEASE_INCREMENTAL", no),
+    ];
     let git = |args: &[&str]| run(&project, "git", args, envs);
 
     ok(&run(&project, "pre-commit", &["install"], envs), "pre-commit install");

@@ -44,6 +44,11 @@ pub mod names {
     pub fn key_test(n: usize) -> String {
         format!("_hk{n}")
     }
+    /// The one-row table of a step's hoisted subqueries, and its columns.
+    pub const HOISTED: &str = "h";
+    pub fn hoisted(n: usize) -> String {
+        format!("_q{n}")
+    }
 }
 
 pub type Lowered<T> = Result<T, Diagnostic>;
@@ -119,6 +124,14 @@ pub struct Lowerer<'p> {
     lambdas: u32,
     this_used: bool,
     pub year: i32,
+    /// The uncorrelated scalar subqueries lifted out of the rule, numbered
+    /// from `hoist_from`: the step computes them once, in a one-row table
+    /// (`names::HOISTED`), and the rule reads its columns. Spark refuses a
+    /// subquery anywhere inside a higher-order function (`filter`,
+    /// `transform` of the list of checks), and a once-computed value is
+    /// what the rule means anyway.
+    pub hoisted: Vec<String>,
+    pub hoist_from: usize,
 }
 
 fn number(n: f64) -> String {
@@ -157,6 +170,8 @@ impl<'p> Lowerer<'p> {
             lambdas: 0,
             this_used: false,
             year,
+            hoisted: Vec::new(),
+            hoist_from: 0,
         }
     }
 
@@ -167,6 +182,29 @@ impl<'p> Lowerer<'p> {
 
     fn q(&self, name: &str) -> String {
         (self.d.quote)(name)
+    }
+
+    /// A scalar subquery as the rule reads it: lifted into the hoisted
+    /// table unless it reads the record checked.
+    fn subquery(&mut self, sql: String, correlated: bool) -> String {
+        if correlated {
+            return sql;
+        }
+        let at = self.hoisted.iter().position(|q| *q == sql).unwrap_or_else(|| {
+            self.hoisted.push(sql);
+            self.hoisted.len() - 1
+        });
+        let column = names::hoisted(self.hoist_from + at);
+        format!("{}.{column}", names::HOISTED)
+    }
+
+    /// `e` lowered, and whether it reads the record checked.
+    fn low_noting_this(&mut self, e: &'p Expr) -> Lowered<(Low, bool)> {
+        let outer_used = std::mem::replace(&mut self.this_used, false);
+        let low = self.low(e);
+        let used = self.this_used;
+        self.this_used |= outer_used;
+        Ok((low?, used))
     }
 
     fn name(&mut self, stem: &str) -> String {
@@ -641,7 +679,7 @@ impl<'p> Lowerer<'p> {
                     return Err(unsupported(e.span, d, "an aggregate over every record that reads the record checked"));
                 }
                 let wher = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-                return Ok(format!("(SELECT {value} FROM {from} {alias}{wher})"));
+                return Ok(self.subquery(format!("(SELECT {value} FROM {from} {alias}{wher})"), correlated));
             }
             Low::List { sql, elem } => (sql, elem),
             Low::Scalar(sql) => (sql, Elem::Value),
@@ -725,7 +763,8 @@ impl<'p> Lowerer<'p> {
 
     fn agg_list(&mut self, e: &'p Expr, agg: Agg, list: &'p Expr) -> Lowered<String> {
         let d = self.d;
-        match self.low(list)? {
+        let (low, correlated) = self.low_noting_this(list)?;
+        match low {
             Low::Table { from, alias, conds, .. } => {
                 if agg != Agg::Count {
                     return Err(unsupported(e.span, d, "this aggregate of a collection of records"));
@@ -734,7 +773,7 @@ impl<'p> Lowerer<'p> {
                     return Err(unsupported(e.span, d, "a count of every record (or every group) inside another aggregate"));
                 }
                 let wher = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-                Ok(format!("(SELECT count(*) FROM {from} {alias}{wher})"))
+                Ok(self.subquery(format!("(SELECT count(*) FROM {from} {alias}{wher})"), correlated))
             }
             Low::List { sql, elem } => {
                 if agg == Agg::Count {
@@ -798,12 +837,12 @@ impl<'p> Lowerer<'p> {
         match builtin {
             Builtin::Abs => Ok(Low::Scalar(format!("abs({})", self.scalar(&args[0])?))),
             Builtin::CurrentYear => Ok(Low::Scalar(number(f64::from(self.year)))),
-            Builtin::Len => match self.low(&args[0])? {
-                Low::Scalar(x) if args[0].ty == Ty::String => Ok(Low::Scalar(fill(d.string_len, &[&x]))),
-                Low::Scalar(x) | Low::List { sql: x, .. } | Low::Group { members: x } => Ok(Low::Scalar(fill(d.list_len, &[&x]))),
-                Low::Table { from, alias, conds, .. } => {
+            Builtin::Len => match self.low_noting_this(&args[0])? {
+                (Low::Scalar(x), _) if args[0].ty == Ty::String => Ok(Low::Scalar(fill(d.string_len, &[&x]))),
+                (Low::Scalar(x) | Low::List { sql: x, .. } | Low::Group { members: x }, _) => Ok(Low::Scalar(fill(d.list_len, &[&x]))),
+                (Low::Table { from, alias, conds, .. }, correlated) => {
                     let wher = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-                    Ok(Low::Scalar(format!("(SELECT count(*) FROM {from} {alias}{wher})")))
+                    Ok(Low::Scalar(self.subquery(format!("(SELECT count(*) FROM {from} {alias}{wher})"), correlated)))
                 }
                 _ => Err(unsupported(e.span, d, "`len` of this value")),
             },

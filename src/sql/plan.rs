@@ -375,11 +375,15 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
 
     // 6. The rules.
     let mut checks = Vec::new();
+    let mut hoisted = Vec::new();
     for &i in &entity_rules {
         let rule = &p.rules[i];
         let tests = by_rule.get(&i).unwrap_or(&empty);
         let mut l = Lowerer::new(p, d, rule, Some("t"), tests, year);
-        match l.rule() {
+        l.hoist_from = hoisted.len();
+        let lowered = l.rule();
+        hoisted.append(&mut l.hoisted);
+        match lowered {
             Ok(cond) => {
                 let mask = rule.own_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f));
                 let applies = if mask == 0 {
@@ -393,9 +397,13 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
         }
     }
     let mut dataset_checks = Vec::new();
+    let mut dataset_hoisted = Vec::new();
     for &i in &dataset_rules {
         let mut l = Lowerer::new(p, d, &p.rules[i], None, &empty, year);
-        match l.rule() {
+        l.hoist_from = dataset_hoisted.len();
+        let lowered = l.rule();
+        dataset_hoisted.append(&mut l.hoisted);
+        match lowered {
             Ok(cond) => dataset_checks.push(format!("CASE WHEN NOT coalesce({cond}, TRUE) THEN {i} END")),
             Err(diag) => diags.push(diag),
         }
@@ -416,23 +424,22 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
         "op": "collect",
         "name": results::RECORDS,
         "sql": format!(
-            "SELECT line, k, failed FROM (SELECT t.{} AS line, {key_sql} AS k, {failed} AS failed FROM {} t) f WHERE {} > 0 ORDER BY line",
+            "SELECT line, k, failed FROM (SELECT t.{} AS line, {key_sql} AS k, {failed} AS failed FROM {} t{}) f WHERE {} > 0 ORDER BY line",
             names::LINE,
             names::RECORDS,
+            if hoisted.is_empty() { String::new() } else { format!(" CROSS JOIN {}", hoisted_table(&hoisted)) },
             fill(d.list_len, &["failed"])
         ),
     }));
     if !dataset_rules.is_empty() {
-        // The checks hold scalar subqueries, and Spark refuses a subquery
-        // inside a higher-order function (the filter): the list is built in
-        // an inner SELECT and filtered outside it.
+        // The dataset rules' aggregates are hoisted subqueries (Spark
+        // refuses a subquery inside a higher-order function such as the
+        // filter of the list of checks): the one-row table computes them,
+        // the checks read it.
         let list = fill(d.list_value, &[&dataset_checks.join(", ")]);
-        let filtered = fill(d.list_filter, &["c.checks", "x", "x IS NOT NULL"]);
-        b.steps.push(json!({
-            "op": "collect",
-            "name": results::DATASET,
-            "sql": format!("SELECT {filtered} AS failed FROM (SELECT {list} AS checks) c"),
-        }));
+        let filtered = fill(d.list_filter, &[&list, "x", "x IS NOT NULL"]);
+        let from = if dataset_hoisted.is_empty() { String::new() } else { format!(" FROM {}", hoisted_table(&dataset_hoisted)) };
+        b.steps.push(json!({"op": "collect", "name": results::DATASET, "sql": format!("SELECT {filtered} AS failed{from}")}));
     }
     let tallied: Vec<String> = e
         .summary
@@ -560,4 +567,10 @@ fn scc(b: &mut Builder, g: u32) {
              LEFT JOIN (SELECT DISTINCT src AS node FROM gedges{g} WHERE src = dst) l ON l.node = s.node"
         ),
     );
+}
+
+/// The one-row table of hoisted subqueries (`names::HOISTED`).
+fn hoisted_table(subqueries: &[String]) -> String {
+    let columns: Vec<String> = subqueries.iter().enumerate().map(|(i, q)| format!("{q} AS {}", names::hoisted(i))).collect();
+    format!("(SELECT {}) {}", columns.join(", "), names::HOISTED)
 }
