@@ -124,14 +124,13 @@ pub struct Lowerer<'p> {
     lambdas: u32,
     this_used: bool,
     pub year: i32,
-    /// The uncorrelated scalar subqueries lifted out of the rule, numbered
-    /// from `hoist_from`: the step computes them once, in a one-row table
-    /// (`names::HOISTED`), and the rule reads its columns. Spark refuses a
+    /// The step's uncorrelated scalar subqueries, lifted out of its rules
+    /// (`rule_hoisting`): the step computes them once, in a one-row table
+    /// (`names::HOISTED`), and the rules read its columns. Spark refuses a
     /// subquery anywhere inside a higher-order function (`filter`,
     /// `transform` of the list of checks), and a once-computed value is
     /// what the rule means anyway.
-    pub hoisted: Vec<String>,
-    pub hoist_from: usize,
+    hoisted: Vec<String>,
 }
 
 fn number(n: f64) -> String {
@@ -171,7 +170,6 @@ impl<'p> Lowerer<'p> {
             this_used: false,
             year,
             hoisted: Vec::new(),
-            hoist_from: 0,
         }
     }
 
@@ -194,7 +192,7 @@ impl<'p> Lowerer<'p> {
             self.hoisted.push(sql);
             self.hoisted.len() - 1
         });
-        let column = names::hoisted(self.hoist_from + at);
+        let column = names::hoisted(at);
         format!("{}.{column}", names::HOISTED)
     }
 
@@ -212,10 +210,15 @@ impl<'p> Lowerer<'p> {
         format!("{stem}{}", self.fresh)
     }
 
-    /// The rule's condition: SQL TRUE, FALSE or NULL (does not apply).
-    pub fn rule(&mut self) -> Lowered<String> {
+    /// The rule's condition: SQL TRUE, FALSE or NULL (does not apply). Its
+    /// uncorrelated subqueries join the step's `hoisted` ones (shared by
+    /// the step's rules, its one-row table's columns in order).
+    pub fn rule_hoisting(&mut self, hoisted: &mut Vec<String>) -> Lowered<String> {
+        self.hoisted = std::mem::take(hoisted);
         let e = &self.rule.expr;
-        self.scalar(e)
+        let cond = self.scalar(e);
+        *hoisted = std::mem::take(&mut self.hoisted);
+        cond
     }
 
     pub fn scalar(&mut self, e: &'p Expr) -> Lowered<String> {

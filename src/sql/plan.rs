@@ -380,10 +380,7 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
         let rule = &p.rules[i];
         let tests = by_rule.get(&i).unwrap_or(&empty);
         let mut l = Lowerer::new(p, d, rule, Some("t"), tests, year);
-        l.hoist_from = hoisted.len();
-        let lowered = l.rule();
-        hoisted.append(&mut l.hoisted);
-        match lowered {
+        match l.rule_hoisting(&mut hoisted) {
             Ok(cond) => {
                 let mask = rule.own_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f));
                 let applies = if mask == 0 {
@@ -400,10 +397,7 @@ pub fn build(p: &Program, d: &'static Dialect, entity: EntityId, year: i32) -> R
     let mut dataset_hoisted = Vec::new();
     for &i in &dataset_rules {
         let mut l = Lowerer::new(p, d, &p.rules[i], None, &empty, year);
-        l.hoist_from = dataset_hoisted.len();
-        let lowered = l.rule();
-        dataset_hoisted.append(&mut l.hoisted);
-        match lowered {
+        match l.rule_hoisting(&mut dataset_hoisted) {
             Ok(cond) => dataset_checks.push(format!("CASE WHEN NOT coalesce({cond}, TRUE) THEN {i} END")),
             Err(diag) => diags.push(diag),
         }

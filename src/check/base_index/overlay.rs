@@ -545,7 +545,7 @@ impl<'p> Recorder<'p> {
             tallies: Vec::new(),
         };
         let saved: Vec<Val<'p>> = node.contexts.iter().map(|(v, _)| env.vars[v.0 as usize].clone()).collect();
-        let skip = env.rule.element_fields.iter().fold(0u64, |m, f| m | crate::check::store::field_bit(*f));
+        let skip = skip_of(env);
         for ctx in 0..contexts {
             bind_context(node, env, ctx);
             let mut put = |env: &mut Env<'p>, element: Val<'p>, root: usize| {
@@ -948,17 +948,22 @@ impl<'a, V: Values> Checker<'a, V> {
                 let passes = |env: &mut Env<'a>, s: usize| {
                     env.data.masks.get(s) & skip == 0 && element_value(node, env, Val::Entity(s as u32)).is_some()
                 };
+                // The base rows `from..to` that no candidate reaches, by tag.
+                let unreached = |rows: &mut Vec<u32>, from: usize, to: usize| -> Option<()> {
+                    rows.extend(tags.get(from..to)?.iter().enumerate().filter(|(_, t)| kept(t)).map(|(i, _)| (from + i) as u32));
+                    Some(())
+                };
                 let mut rows = Vec::new();
                 let mut from = 0;
                 for (s, &r) in self.subset.iter().enumerate() {
                     let r = r as usize;
-                    rows.extend(tags.get(from..r)?.iter().enumerate().filter(|(_, t)| kept(t)).map(|(i, _)| (from + i) as u32));
+                    unreached(&mut rows, from, r)?;
                     if passes(env, s) {
                         rows.push(r as u32);
                     }
                     from = r + 1;
                 }
-                rows.extend(tags.get(from..self.base_rows)?.iter().enumerate().filter(|(_, t)| kept(t)).map(|(i, _)| (from + i) as u32));
+                unreached(&mut rows, from, self.base_rows)?;
                 for s in self.subset.len()..env.data.masks.len() {
                     if passes(env, s) {
                         rows.push(self.dataset_row(s as u32));
@@ -967,36 +972,20 @@ impl<'a, V: Values> Checker<'a, V> {
                 (!rows.is_empty()).then_some(Vals::Entities(rows))
             }
             Source::Groups(g) => {
-                // The whole dataset's groups in order of their first member:
-                // the base groups the candidates do not reach and the
-                // store's, merged (as `groups` lists them).
-                let firsts = self.group_firsts.get(&g)?;
-                let mine = &env.data.store?.graphs.get(&g)?.groups;
-                let mine_firsts: Vec<u32> = (0..mine.len()).map(|i| self.dataset_row(mine.get(i)[0])).collect();
-                let passes = |env: &mut Env<'a>, i: usize| element_value(node, env, Val::Group(g, i as u32)).is_some();
-                let (mut slots, mut next, mut at) = (Vec::new(), 0, 0u32);
-                for (b, &first) in firsts.iter().enumerate() {
-                    if self.is_reached(first as usize) {
-                        continue;
+                // The whole dataset's groups in order of their first member
+                // (`groups`): a base group keeps its recorded tag, a store
+                // group is evaluated.
+                let mut kept_slots = Vec::new();
+                for (at, slot) in self.groups(env, g)?.iter().enumerate() {
+                    let keep = match *slot {
+                        GroupSlot::Base(b) => kept(tags.get(b as usize)?),
+                        GroupSlot::Store(i) => element_value(node, env, Val::Group(g, i)).is_some(),
+                    };
+                    if keep {
+                        kept_slots.push(at as u32);
                     }
-                    while next < mine.len() && mine_firsts[next] < first {
-                        if passes(env, next) {
-                            slots.push(at);
-                        }
-                        (next, at) = (next + 1, at + 1);
-                    }
-                    if kept(tags.get(b)?) {
-                        slots.push(at);
-                    }
-                    at += 1;
                 }
-                for i in next..mine.len() {
-                    if passes(env, i) {
-                        slots.push(at);
-                    }
-                    at += 1;
-                }
-                (!slots.is_empty()).then_some(Vals::Groups(g, slots))
+                (!kept_slots.is_empty()).then_some(Vals::Groups(g, kept_slots))
             }
             Source::List(_) => return None,
         };
