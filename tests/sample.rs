@@ -258,3 +258,32 @@ fn entity_picks_what_to_sample_when_the_skills_declare_several() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("relation of `gadget` to itself"));
 }
+
+/// The shipped skills, compiled in-process (the seed test calls the library).
+fn shipped_program() -> skillc::ir::Program {
+    let (program, diags) = skillc::compile_sources(&skillc::embedded::skills());
+    assert!(!diags.iter().any(skillc::diagnostic::Diagnostic::is_error));
+    program
+}
+
+/// A seed record comes first, repaired where it breaks a rule, and
+/// keeps its key.
+#[test]
+fn seed_records_are_repaired_and_come_first() {
+    let record = serde_json::json!({
+        "id": "seeded-co", "name": "Seeded Co", "industry": "Retail", "country": "GB", "founded_year": 1990,
+        "public": false, "fiscal_year_end": "12-31", "currency": "GBP", "employee_count": 0,
+        "standalone_revenue": 40_000_000, "consolidated_revenue": 40_000_000, "gross_margin": 0.3
+    });
+    let Value::Object(seed) = record else { unreachable!() };
+    let opts = skillc::sample::Options { count: 3, seed: 1, seeds: vec![seed], ..skillc::sample::Options::default() };
+    let c = skillc::sample::prepare(shipped_program(), &opts).unwrap();
+    let lines = skillc::sample::sample(&c, &opts).unwrap();
+    assert_eq!(lines.len(), 3);
+    let first: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(first["id"], "seeded-co");
+    assert!(first["employee_count"].as_f64().unwrap() >= 1.0, "{first}");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let report = skillc::check::check(&c, None, skillc::check::load(&c, text.as_bytes(), None, true).unwrap());
+    assert_eq!(report.summary.accepted, 3);
+}

@@ -569,36 +569,3 @@ pub fn write_record(c: &Compiled, record: &Map<String, Value>) -> String {
     out.push('}');
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shipped() -> Program {
-        let (program, diags) = crate::compile_sources(&crate::embedded::skills());
-        assert!(!diags.iter().any(Diagnostic::is_error));
-        program
-    }
-
-    /// A seed record comes first, repaired where it breaks a rule, and
-    /// keeps its key.
-    #[test]
-    fn seed_records_are_repaired_and_come_first() {
-        let record = serde_json::json!({
-            "id": "seeded-co", "name": "Seeded Co", "industry": "Retail", "country": "GB", "founded_year": 1990,
-            "public": false, "fiscal_year_end": "12-31", "currency": "GBP", "employee_count": 0,
-            "standalone_revenue": 40_000_000, "consolidated_revenue": 40_000_000, "gross_margin": 0.3
-        });
-        let Value::Object(seed) = record else { unreachable!() };
-        let opts = Options { count: 3, seed: 1, seeds: vec![seed], ..Options::default() };
-        let c = prepare(shipped(), &opts).unwrap();
-        let lines = sample(&c, &opts).unwrap();
-        assert_eq!(lines.len(), 3);
-        let first: Value = serde_json::from_str(&lines[0]).unwrap();
-        assert_eq!(first["id"], "seeded-co");
-        assert!(first["employee_count"].as_f64().unwrap() >= 1.0, "{first}");
-        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-        let report = check::check(&c, None, check::load(&c, text.as_bytes(), None, true).unwrap());
-        assert_eq!(report.summary.accepted, 3);
-    }
-}
