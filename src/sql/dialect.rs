@@ -67,9 +67,10 @@ pub struct Dialect {
     /// Whole-string match of `{0}` against the regular expression `{1}` (a
     /// string literal of the pattern, anchored by the caller when needed).
     pub regex_full_match: &'static str,
-    /// Whether the regular expression engine needs the pattern anchored
-    /// (`^(?:…)$`) to match the whole string.
-    pub regex_needs_anchors: bool,
+    /// What goes before and after the pattern when the engine has no
+    /// whole-string match: the anchors, and flags that make the engine's
+    /// regex read like skillc's (Rust's `regex`).
+    pub regex_anchors: Option<(&'static str, &'static str)>,
     /// Unicode characters of a string.
     pub string_len: &'static str,
     /// An aggregate list of `{0}` ordered by `{1}` (a GROUP BY aggregate).
@@ -181,7 +182,7 @@ pub static DUCKDB: Dialect = Dialect {
     list_transform_indexed: "list_transform({0}, ({1}, {2}) -> {3})",
     index_from: 1,
     regex_full_match: "regexp_full_match({0}, {1})",
-    regex_needs_anchors: false,
+    regex_anchors: None,
     string_len: "length({0})",
     agg_list_ordered: duckdb_agg_list,
     explode_with_position: duckdb_explode,
@@ -215,7 +216,11 @@ pub static SPARK: Dialect = Dialect {
     list_transform_indexed: "transform({0}, ({1}, {2}) -> {3})",
     index_from: 0,
     regex_full_match: "({0} RLIKE {1})",
-    regex_needs_anchors: true,
+    // Java's `$` also matches before a final line terminator ("IBM\n"
+    // matched a ticker pattern) and its `.` stops at `\r`, U+0085, U+2028
+    // and U+2029: `\z` is the end of the text, and `(?d)` (UNIX_LINES)
+    // leaves `\n` the only line terminator, as in Rust.
+    regex_anchors: Some(("(?d)^(?:", ")\\z")),
     string_len: "char_length({0})",
     agg_list_ordered: spark_agg_list,
     explode_with_position: spark_explode,

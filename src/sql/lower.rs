@@ -462,7 +462,10 @@ impl<'p> Lowerer<'p> {
         let translated = translate_regex(pattern).ok_or_else(|| {
             unsupported(span, self.d, "a regular expression with a Unicode-aware class or flag (`\\w`, `\\s`, `\\b`, `(?i)`), which the engine's regex library reads differently")
         })?;
-        let pattern = if self.d.regex_needs_anchors { format!("^(?:{translated})$") } else { translated };
+        let pattern = match self.d.regex_anchors {
+            Some((before, after)) => format!("{before}{translated}{after}"),
+            None => translated,
+        };
         Ok(fill(self.d.regex_full_match, &[value, &(self.d.string)(&pattern)]))
     }
 
