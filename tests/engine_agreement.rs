@@ -273,6 +273,10 @@ fn cycles_chains_duplicates_and_malformed_lines_agree() {
     lines.push(company("private-listed", r#","exchange":"LSE","ticker":"ABC""#).into());
     lines.push(company("public-bad", r#","public":true,"exchange":"NYSE","ticker":"toolong""#).into());
     lines.push(company("public-unknown", r#","public":true,"exchange":"MOON","ticker":"A""#).into());
+    // A pattern matches the whole string: Java's `$` would also match
+    // before the final line break (docs/sql.md, `matches`).
+    lines.push(company("ticker-newline", r#","public":true,"exchange":"NYSE","ticker":"IBM\n""#).into());
+    lines.push(company("fiscal-newline", r#","fiscal_year_end":"12-31\n""#).into());
     lines.push(company("zero-staff", r#","employee_count":0"#).into());
     lines.push(company("flags", r#","industry":"Holding","plausibility_flags":["holdco-without-operations"]"#).into());
     lines.push(company("holdco", r#","industry":"Holding""#).into());
