@@ -13,6 +13,7 @@
 //! until single candidates are left, so k culprits among n candidates cost
 //! about k·log2(n) checks of the dataset (docs/loop.md).
 
+use crate::check::base_index::{incremental, incremental::View, Opened};
 use crate::check::{check, load_sized, reason_id, Compiled, Report, Verdict};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -50,8 +51,12 @@ pub struct HeldBack {
 pub struct Merge {
     pub merged: Vec<Candidate>,
     pub held_back: Vec<HeldBack>,
-    /// Checks of the whole dataset the merge ran (beside the first check).
+    /// Checks of the dataset as merged the merge ran (beside the first
+    /// check): of the whole dataset, or from the base's index of what the
+    /// candidates reach.
     pub checks: usize,
+    /// How many of `checks` were from the index.
+    pub from_index: usize,
 }
 
 /// The lines of `input` that `report` accepted or flagged, as the split
@@ -160,13 +165,23 @@ fn rejected(c: &Compiled, report: &Report) -> Vec<(u32, Option<String>, Vec<Stri
         .collect()
 }
 
-struct Merger<'a> {
+struct Merger<'a, 'm> {
     c: &'a Compiled,
     base: Base<'a>,
-    /// Base lines already rejected before the merge: their failures are
-    /// not the candidates' doing.
-    failing_before: BTreeSet<u32>,
+    /// The base's index, when it has an incremental state: each check of
+    /// the dataset as merged then reads only what the candidates reach.
+    index: Option<Indexed<'a, 'm>>,
+    /// Base lines already rejected before the merge (their failures are
+    /// not the candidates' doing), taken once a check reads the whole
+    /// dataset.
+    failing_before: Option<BTreeSet<u32>>,
     checks: usize,
+    from_index: usize,
+}
+
+struct Indexed<'a, 'm> {
+    view: &'a View<'m>,
+    file: File,
 }
 
 /// What the dataset with `kept` appended breaks: base lines that fail and
@@ -177,16 +192,26 @@ struct Outcome {
     candidates: Vec<(usize, Broken)>,
 }
 
-impl Merger<'_> {
+impl Merger<'_, '_> {
     fn outcome(&mut self, kept: &[&Candidate]) -> Result<Outcome, String> {
         self.checks += 1;
+        if let Some(outcome) = self.index.as_ref().and_then(|index| self.outcome_indexed(index, kept)) {
+            self.from_index += 1;
+            return Ok(outcome);
+        }
+        if self.failing_before.is_none() {
+            self.checks += 1;
+            let before = self.base.check_with(self.c, &[])?;
+            self.failing_before = Some(rejected(self.c, &before).into_iter().map(|(line, _, _)| line).collect());
+        }
         let report = self.base.check_with(self.c, kept)?;
+        let failing_before = self.failing_before.as_ref().expect("taken above");
         let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
         // The candidates follow the base, one line each.
         let first = self.base.lines + 1;
         for (line, key, rules) in rejected(self.c, &report) {
             if line < first {
-                if !self.failing_before.contains(&line) {
+                if !failing_before.contains(&line) {
                     out.base.push(Broken { line, in_base: true, key, rules });
                 }
             } else {
@@ -195,6 +220,54 @@ impl Merger<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// [`Merger::outcome`] from the base's index, without reading the
+    /// whole base: None when the index cannot say (the caller then checks
+    /// the whole dataset).
+    ///
+    /// Only a base record the candidates reach can change its verdict:
+    /// one in a component (records linked by a relation the rules walk, or
+    /// sharing a key) that a candidate joins, names or is named from, or
+    /// holding a value a candidate's `unique` field holds
+    /// (`incremental::reached`). Those records, `rows`, are checked with
+    /// everything their rules read around them, `context`: what they in
+    /// turn reach (their `unique` values' other holders, the records
+    /// their key tests name, with those records' components). Their
+    /// verdicts there are their verdicts in the whole dataset, before the
+    /// candidates (the context alone) and after (the context and the
+    /// candidates); so are the candidates', whose own reach is in `rows`.
+    fn outcome_indexed(&self, index: &Indexed<'_, '_>, kept: &[&Candidate]) -> Option<Outcome> {
+        let c = self.c;
+        let first = self.base.lines + 1;
+        let mut kept_text = Vec::new();
+        for cand in kept {
+            kept_text.extend_from_slice(&cand.text);
+            kept_text.push(b'\n');
+        }
+        let kept_lines: Vec<u32> = (0..kept.len() as u32).map(|i| first + i).collect();
+        let candidates = incremental::load_lines(c, kept_text.clone(), &kept_lines, true)?;
+        let rows = incremental::reached(c, index.view, &candidates)?;
+        let reached = incremental::load_rows(c, index.view, &index.file, &rows)?;
+        let context = incremental::reached(c, index.view, &reached)?;
+        let (mut text, mut lines) = incremental::row_lines(index.view, &index.file, &context)?;
+        let before = check(c, None, incremental::load_lines(c, text.clone(), &lines, true)?);
+        text.extend_from_slice(&kept_text);
+        lines.extend_from_slice(&kept_lines);
+        let after = check(c, None, incremental::load_lines(c, text, &lines, true)?);
+
+        let row_lines: BTreeSet<u32> = incremental::row_lines(index.view, &index.file, &rows)?.1.into_iter().collect();
+        let failing_before: BTreeSet<u32> = rejected(c, &before).into_iter().map(|(line, _, _)| line).collect();
+        let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
+        for (line, key, rules) in rejected(c, &after) {
+            if line >= first {
+                let i = (line - first) as usize;
+                out.candidates.push((i, Broken { line: kept[i].line, in_base: false, key, rules }));
+            } else if row_lines.contains(&line) && !failing_before.contains(&line) {
+                out.base.push(Broken { line, in_base: true, key, rules });
+            }
+        }
+        Some(out)
     }
 
     /// The candidates of `set` behind the base failures of `base ∪ set`,
@@ -219,11 +292,27 @@ impl Merger<'_> {
 }
 
 /// Decides which of `candidates` (the accepted and flagged lines of the
-/// batch) can join the dataset at `base`.
-pub fn plan(c: &Compiled, base: &Path, candidates: Vec<Candidate>) -> Result<Merge, String> {
+/// batch) can join the dataset at `base`; from the base's index when it
+/// has an incremental state (the same answer, without a check of the
+/// whole dataset per step).
+pub fn plan(c: &Compiled, base: &Path, candidates: Vec<Candidate>, index: Option<&Opened>) -> Result<Merge, String> {
+    if let Some(index) = index {
+        let file = File::open(base).map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
+        let mut file = Some(file);
+        let planned = index.with_state(|view| {
+            let index = Indexed { view, file: file.take().expect("once") };
+            plan_with(c, base, candidates.clone(), Some(index))
+        });
+        if let Some(planned) = planned {
+            return planned;
+        }
+    }
+    plan_with(c, base, candidates, None)
+}
+
+fn plan_with(c: &Compiled, base: &Path, candidates: Vec<Candidate>, index: Option<Indexed<'_, '_>>) -> Result<Merge, String> {
     let base = Base::open(base)?;
-    let mut merger = Merger { c, base, failing_before: BTreeSet::new(), checks: 0 };
-    merger.failing_before = merger.outcome(&[])?.base.iter().map(|b| b.line).collect();
+    let mut merger = Merger { c, base, index, failing_before: None, checks: 0, from_index: 0 };
     let mut kept = candidates;
     let mut held_back = Vec::new();
     // Each round removes at least one candidate or ends: bounded.
@@ -253,7 +342,7 @@ pub fn plan(c: &Compiled, base: &Path, candidates: Vec<Candidate>) -> Result<Mer
         kept = kept.into_iter().enumerate().filter(|(i, _)| !out.contains(i)).map(|(_, k)| k).collect();
     }
     held_back.sort_by_key(|h| h.candidate.line);
-    Ok(Merge { merged: kept, held_back, checks: merger.checks })
+    Ok(Merge { merged: kept, held_back, checks: merger.checks, from_index: merger.from_index })
 }
 
 /// Appends `merged` to the dataset at `base`: written beside it and renamed

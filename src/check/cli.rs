@@ -351,9 +351,18 @@ fn report_done(
         (true, Some(base), Some(input)) => {
             let kept = crate::batch::merge::kept_lines(&compiled, input, &report)?;
             input.rewind().map_err(|e| e.to_string())?;
-            let plan = crate::batch::merge::plan(&compiled, base, kept)?;
+            // The index the check used (or wrote) makes each of the
+            // merge's checks one of what the candidates reach.
+            let index_path = match (&args.index, args.no_index) {
+                (_, true) => None,
+                (Some(file), false) => Some(file.clone()),
+                (None, false) => Some(super::base_index::default_path(base)),
+            };
+            let index = index_path.and_then(|p| super::base_index::read(&compiled, &p, base).ok());
+            let plan = crate::batch::merge::plan(&compiled, base, kept, index.as_ref())?;
+            timer.phase(&format!("merge planned ({} checks, {} from the index)", plan.checks, plan.from_index));
             crate::batch::merge::write(base, &plan.merged)?;
-            timer.phase("candidates merged");
+            timer.phase("candidates appended to the base");
             Some(plan)
         }
         _ => None,

@@ -394,6 +394,13 @@ pub fn reached(c: &Compiled, view: &View<'_>, candidates: &Loaded) -> Option<Vec
 /// The base records `rows` re-read from the base file, loaded as the base
 /// is (their line numbers the base's).
 pub fn load_rows(c: &Compiled, view: &View<'_>, base: &std::fs::File, rows: &[u32]) -> Option<Loaded> {
+    let (text, lines) = row_lines(view, base, rows)?;
+    load_lines(c, text, &lines, false)
+}
+
+/// The lines of the base records `rows`, re-read from the base file (each
+/// ending in a line end), and their line numbers in the base.
+pub fn row_lines(view: &View<'_>, base: &std::fs::File, rows: &[u32]) -> Option<(Vec<u8>, Vec<u32>)> {
     use std::os::unix::fs::FileExt;
     let (start, len, line_no) =
         (Raw::<8>((view.section)("line.start")?), Raw::<4>((view.section)("line.len")?), Raw::<4>((view.section)("line.no")?));
@@ -407,14 +414,19 @@ pub fn load_rows(c: &Compiled, view: &View<'_>, base: &std::fs::File, rows: &[u3
             text.push(b'\n');
         }
     }
+    Some((text, rows.iter().map(|&r| line_no.get(r as usize)).collect()))
+}
+
+/// `text`, lines that are each a record, loaded with the line numbers
+/// `lines`; None when a line is not a record after all.
+pub fn load_lines(c: &Compiled, text: Vec<u8>, lines: &[u32], local_rules: bool) -> Option<Loaded> {
     let size = text.len() as u64;
-    let mut loaded = crate::check::load_sized(c, std::io::Cursor::new(text), None, false, Some(size)).ok()?;
-    // Every line re-read is a record, as it was in the base.
-    if loaded.table.rows != rows.len() || !loaded.json_errors.is_empty() || loaded.entries.len() != rows.len() {
+    let mut loaded = crate::check::load_sized(c, std::io::Cursor::new(text), None, local_rules, Some(size)).ok()?;
+    if loaded.table.rows != lines.len() || !loaded.json_errors.is_empty() || loaded.entries.len() != lines.len() {
         return None;
     }
-    for (entry, &r) in loaded.entries.iter_mut().zip(rows) {
-        entry.line = line_no.get(r as usize);
+    for (entry, &line) in loaded.entries.iter_mut().zip(lines) {
+        entry.line = line;
     }
     Some(loaded)
 }

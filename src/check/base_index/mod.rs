@@ -315,6 +315,14 @@ impl Opened {
         Ok(loaded)
     }
 
+    /// Runs `f` on the index's incremental state; None when it has none
+    /// (rules of a form an index cannot update).
+    pub fn with_state<R>(&self, f: impl FnOnce(&incremental::View<'_>) -> R) -> Option<R> {
+        let state = self.section("state").and_then(|b| postcard::from_bytes::<incremental::State>(b).ok())?;
+        let section = |name: &str| self.section(name);
+        Some(f(&incremental::View { state, section: &section }))
+    }
+
     /// Checks `candidates` against the base: incrementally when the index
     /// has a state, else (or when that needs the whole base) from the
     /// snapshot. The report is the full check's either way.
