@@ -268,6 +268,30 @@ fn merge_both_ways(skills: &Path, base: &str, batch: &[String]) -> Value {
         let checks = m["checks"].as_u64().unwrap();
         let from_index = if extra.is_empty() { checks } else { 0 };
         assert!(stderr.contains(&format!("merge planned ({checks} checks, {from_index} from the index)")), "{name}: {stderr}");
+        if extra.is_empty() && m["merged"].as_u64().unwrap() > 0 {
+            assert!(stderr.contains("index of the merged base written"), "{stderr}");
+            // The merge wrote the merged base's index: the next check reads
+            // it, and says what the check from the JSON says.
+            // The batch again (each one now a duplicate of a merged record,
+            // which the check re-reads from its line), and under new ids.
+            let mut next: Vec<String> = batch.iter().map(|l| l.replace(r#""id":""#, r#""id":"next-"#)).collect();
+            next.extend(batch.iter().cloned());
+            std::fs::write(dir.join("next.jsonl"), next.join("\n") + "\n").unwrap();
+            let check = |extra: &[&str]| {
+                Command::new(env!("CARGO_BIN_EXE_skillc"))
+                    .args(["check", "next.jsonl", "--base", "data.jsonl", "--format", "json", "--skills", skills])
+                    .args(extra)
+                    .env("SKILLC_TIMINGS", "1")
+                    .current_dir(&dir)
+                    .output()
+                    .unwrap()
+            };
+            let (indexed, json) = (check(&[]), check(&["--no-index"]));
+            let stderr = String::from_utf8_lossy(&indexed.stderr);
+            // (Read only when it is the index of the merged base's bytes.)
+            assert!(stderr.contains("base read from its index"), "{stderr}");
+            assert_eq!(String::from_utf8_lossy(&indexed.stdout), String::from_utf8_lossy(&json.stdout));
+        }
         runs.push((m, std::fs::read(dir.join("data.jsonl")).unwrap()));
     }
     let strip = |m: &Value| {
@@ -301,7 +325,8 @@ fn a_merge_from_the_index_decides_as_the_merge_from_the_json() {
         stall("loop-top", "LT", 100, Some("ghost"), None),
     ];
     base.extend((0..200).map(|i| stall(&format!("filler-{i}"), &format!("F{i}"), 50 + i, (i % 4 != 0).then_some("filler-0"), None)));
-    let base = base.join("\n") + "\n";
+    // No line end after the last record: the merge puts one in.
+    let base = base.join("\n");
     let mut batch = vec![
         stall("big-kid", "BK", 700, Some("hub"), None),
         stall("twin-kid", "TK", 600, Some("twin-a"), None),

@@ -57,6 +57,11 @@ pub struct Merge {
     pub checks: usize,
     /// How many of `checks` were from the index.
     pub from_index: usize,
+    /// The line number the first merged candidate gets in the base.
+    pub first_line: u32,
+    /// Whether a line end goes between the base and the candidates (the
+    /// base's last line had none).
+    pub separated: bool,
 }
 
 /// The lines of `input` that `report` accepted or flagged, as the split
@@ -342,7 +347,8 @@ fn plan_with(c: &Compiled, base: &Path, candidates: Vec<Candidate>, index: Optio
         kept = kept.into_iter().enumerate().filter(|(i, _)| !out.contains(i)).map(|(_, k)| k).collect();
     }
     held_back.sort_by_key(|h| h.candidate.line);
-    Ok(Merge { merged: kept, held_back, checks: merger.checks, from_index: merger.from_index })
+    let (first_line, separated) = (merger.base.lines + 1, !merger.base.ends_with_newline && merger.base.size > 0);
+    Ok(Merge { merged: kept, held_back, checks: merger.checks, from_index: merger.from_index, first_line, separated })
 }
 
 /// Appends `merged` to the dataset at `base`: written beside it and renamed
@@ -381,6 +387,17 @@ fn ends_with_newline(file: &mut File) -> Result<bool, String> {
 }
 
 impl Merge {
+    /// The bytes the merge appends to the base after its own (and after
+    /// the line end `separated` puts between).
+    pub fn appended(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for cand in &self.merged {
+            out.extend_from_slice(&cand.text);
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// The report's `merge` line (docs/output-schema.md).
     pub fn to_json(&self, base: &Path) -> serde_json::Value {
         let broken = |b: &Broken| {

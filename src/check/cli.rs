@@ -363,6 +363,13 @@ fn report_done(
             timer.phase(&format!("merge planned ({} checks, {} from the index)", plan.checks, plan.from_index));
             crate::batch::merge::write(base, &plan.merged)?;
             timer.phase("candidates appended to the base");
+            // The index follows the base, so the next check reads it
+            // instead of the JSON. Best effort: a stale index is rebuilt.
+            if let (Some(index), false) = (&index, plan.merged.is_empty()) {
+                let path = args.index.clone().unwrap_or_else(|| super::base_index::default_path(base));
+                let _ = super::base_index::after_merge(&compiled, index, &path, base, &plan);
+                timer.phase("index of the merged base written");
+            }
             Some(plan)
         }
         _ => None,

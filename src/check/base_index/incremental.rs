@@ -106,6 +106,8 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
     store.base = n;
     store.index(&c.program.schema, &c.relations, &c.graphs, &c.unique_fields);
     let mut out: Sections = Vec::new();
+    let mut timer = crate::check::Timer::new();
+    timer.phase("index: store indexed");
 
     // Components: relation edges, and records sharing a key.
     let mut sets = petgraph::unionfind::UnionFind::<u32>::new(n);
@@ -188,6 +190,7 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
         lookup(&mut out, &format!("unique.{}", f.0), pairs);
     }
 
+    timer.phase("index: components, keys, references");
     // Where each record's line is.
     let mut line_starts = vec![0u64];
     let mut buf = vec![0u8; 1 << 20];
@@ -216,6 +219,7 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
     out.push(("line.len".into(), u32s(&len)));
     out.push(("line.no".into(), u32s(&records)));
 
+    timer.phase("index: lines found");
     // The dataset rules' nodes over the base alone.
     let data = eval::Data { table: &store.table, masks: &store.masks, store: Some(&store) };
     let recorder = overlay::Recorder::new(&plan);
@@ -241,6 +245,7 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
         }
     }
 
+    timer.phase("index: dataset values recorded");
     // The base's tallies, as `check` counts them.
     let entity = c.program.schema.entity(c.entity);
     let mut tallies: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();

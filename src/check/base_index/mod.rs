@@ -214,14 +214,17 @@ pub fn load_from_json(c: &Compiled, base: &Path) -> Result<(Loaded, Option<BaseF
 /// file beside it renamed over it). `base_path` is re-read for where its
 /// lines are.
 pub fn write(c: &Compiled, path: &Path, loaded: &Loaded, base: &BaseFile, base_path: &Path) -> Result<(), String> {
+    let mut timer = super::Timer::new();
     let snapshot = SnapshotRef { table: &loaded.table, masks: &loaded.masks, entries: &loaded.entries, json_errors: &loaded.json_errors };
     let encode = |e: postcard::Error| format!("cannot encode the index: {e}");
     let mut sections: Vec<(String, Vec<u8>)> = vec![("snapshot".into(), postcard::to_stdvec(&snapshot).map_err(encode)?)];
+    timer.phase("index: snapshot encoded");
     let mut file = super::cli::open_dataset(base_path)?;
     if let Some((state, raw)) = incremental::build(c, loaded, &mut file)? {
         sections.push(("state".into(), postcard::to_stdvec(&state).map_err(encode)?));
         sections.extend(raw);
     }
+    timer.phase("index: incremental state built");
     let mut table = Vec::new();
     let mut offset = 0u64;
     for (name, bytes) in &sections {
@@ -258,7 +261,44 @@ pub fn write(c: &Compiled, path: &Path, loaded: &Loaded, base: &BaseFile, base_p
         out.flush().map_err(io)?;
     }
     tmp.persist(path).map_err(|e| io(e.error))?;
+    timer.phase("index: written");
     Ok(())
+}
+
+/// Writes the index of the base at `base` after `--merge` appended
+/// `merge.merged` (a line each, the first line `merge.first_line`) to the
+/// base `opened` was the index of: the snapshot
+/// decoded and the appended records loaded onto it, as a load of the
+/// merged file would give them, then the index written from that, so the
+/// next check reads an index instead of the JSON. Ok(false) when it was
+/// not written (the base moved under the merge: the next check rebuilds).
+pub fn after_merge(c: &Compiled, opened: &Opened, path: &Path, base: &Path, merge: &crate::batch::merge::Merge) -> Result<bool, String> {
+    let appended = merge.appended();
+    let expected = opened.header.base.size + appended.len() as u64 + u64::from(merge.separated);
+    let mut timer = super::Timer::new();
+    let mut loaded = opened.snapshot(c).map_err(|r| r.message().to_string())?;
+    timer.phase("index: snapshot decoded");
+    let before = std::fs::metadata(base).map_err(|e| io_error(base, e))?;
+    if before.len() != expected {
+        return Ok(false);
+    }
+    let lines = memchr::memchr_iter(b'\n', &appended).count();
+    let line_numbers: Vec<u32> = (0..lines as u32).map(|i| merge.first_line + i).collect();
+    let Some(new) = incremental::load_lines(c, appended, &line_numbers, false) else { return Ok(false) };
+    let rows = loaded.table.rows as u32;
+    loaded.table.append(&new.table);
+    loaded.masks.extend(&new.masks);
+    loaded.entries.extend(new.entries.iter().enumerate().map(|(i, e)| LineReport::new(e.line, rows + i as u32)));
+    timer.phase("index: merged records loaded onto it");
+    let digest = digest_file(base)?;
+    let after = std::fs::metadata(base).map_err(|e| io_error(base, e))?;
+    // The digest is of the file as merged only if nothing moved it since.
+    if stamp(&before) != stamp(&after) || after.len() != expected {
+        return Ok(false);
+    }
+    timer.phase("index: merged base hashed");
+    write(c, path, &loaded, &BaseFile { size: after.len(), stamp: stamp(&after), digest }, base)?;
+    Ok(true)
 }
 
 /// `Snapshot` by reference, for writing without a copy of the columns.
