@@ -11,7 +11,8 @@
 //! there itself (one that named a rejected candidate as its owner, say).
 //! Culprits are found by group testing: halves of the kept set are checked
 //! until single candidates are left, so k culprits among n candidates cost
-//! about k·log2(n) checks of the dataset (docs/loop.md).
+//! about k·log2(n) checks of the dataset (docs/loop.md); candidates that
+//! break a record only together are narrowed to those it takes.
 
 use crate::check::base_index::{incremental, incremental::View, Opened};
 use crate::check::{check, load_sized, reason_id, Compiled, Report, Verdict};
@@ -290,9 +291,31 @@ impl Merger<'_, '_> {
         let mut found = self.culprits(a)?;
         found.extend(self.culprits(b)?.into_iter().map(|(i, broken)| (i + a.len(), broken)));
         if found.is_empty() {
-            found = (0..set.len()).map(|i| (i, outcome.base.clone())).collect();
+            found = self.together(set)?;
         }
         Ok(found)
+    }
+
+    /// The members of `set`, which breaks records while neither of its
+    /// halves does, that break them together: each member is dropped in
+    /// turn, in input order, when the rest still break something, so every
+    /// member left is needed (without any one of them the others break
+    /// nothing) and a candidate that only sat beside them is not held back.
+    /// Each with what those members break together.
+    fn together(&mut self, set: &[&Candidate]) -> Result<Vec<(usize, Vec<Broken>)>, String> {
+        let mut needed: Vec<usize> = (0..set.len()).collect();
+        let mut i = 0;
+        while i < needed.len() && needed.len() > 1 {
+            let rest: Vec<&Candidate> = needed.iter().filter(|&&k| k != needed[i]).map(|&k| set[k]).collect();
+            if self.outcome(&rest)?.base.is_empty() {
+                i += 1;
+            } else {
+                needed.remove(i);
+            }
+        }
+        let members: Vec<&Candidate> = needed.iter().map(|&k| set[k]).collect();
+        let broken = self.outcome(&members)?.base;
+        Ok(needed.into_iter().map(|k| (k, broken.clone())).collect())
     }
 }
 
