@@ -22,7 +22,9 @@
 #
 # Environment: BENCH_DIR (datasets; default ${TMPDIR:-/tmp}/skillc-bench),
 # REPEAT (default 3), SIZES (default "100000 1000000"), PARTITIONS (default
-# "1 2 8"), SPARK_MASTER (default local[2]), NO_BUILD=1, SKIP_SPARK=1.
+# "1 2 8"; " " for none), SPARK_MASTER (default local[2]), NO_BUILD=1, SKIP_SPARK=1,
+# SKIP_DUCKDB=1 (no DuckDB rows, no graph rounds), SKIP_OVERHEAD=1 (no runner
+# overhead section: at 1M it is two more Spark checks).
 # Spark's driver memory: PYSPARK_SUBMIT_ARGS (default here
 # "--driver-memory 6g pyspark-shell"). MB = 10^6 bytes.
 set -euo pipefail
@@ -177,7 +179,7 @@ declare -A AGREE
 
 # Spark start and per-request overhead, on a fresh server.
 declare -A OVERHEAD
-if [ "${SKIP_SPARK:-0}" != 1 ]; then
+if [ "${SKIP_SPARK:-0}" != 1 ] && [ "${SKIP_OVERHEAD:-0}" != 1 ]; then
     log "measuring the Spark session start and the per-request overhead"
     start_server
     t0=$(date +%s.%N)
@@ -210,12 +212,14 @@ for n in $SIZES; do
     log "measuring $n companies ($f)"
     unset SKILLC_RUNNER_SOCKET
     measure native "$n" "$SKILLC" check "$f" --format json
-    measure duckdb-hand "$n" python3 "$ROOT/benches/duckdb/run.py" "$f"
-    start_server
-    runner_request '{"id":0,"engine":"duckdb","steps":[{"op":"collect","name":"x","sql":"SELECT 1"}]}' >/dev/null
-    measure duckdb "$n" "$SKILLC" check "$f" --format json --engine duckdb
-    same_report duckdb "$n"
-    stop_server
+    if [ "${SKIP_DUCKDB:-0}" != 1 ]; then
+        measure duckdb-hand "$n" python3 "$ROOT/benches/duckdb/run.py" "$f"
+        start_server
+        runner_request '{"id":0,"engine":"duckdb","steps":[{"op":"collect","name":"x","sql":"SELECT 1"}]}' >/dev/null
+        measure duckdb "$n" "$SKILLC" check "$f" --format json --engine duckdb
+        same_report duckdb "$n"
+        stop_server
+    fi
     if [ "${SKIP_SPARK:-0}" != 1 ]; then
         start_server
         runner_request "{\"id\":0,\"engine\":\"spark\",\"master\":\"$SPARK_MASTER\",\"steps\":[{\"op\":\"collect\",\"name\":\"x\",\"sql\":\"SELECT 1\"}]}" >/dev/null
@@ -264,6 +268,7 @@ with open(out, "w") as f:
         group += 1
 EOF
 }
+[ "${SKIP_DUCKDB:-0}" = 1 ] && GRAPHS=""
 log "measuring the graph's rounds"
 start_server
 for spec in $GRAPHS; do
@@ -309,8 +314,8 @@ for n in $SIZES; do
     row spark "Spark $SPARK_MASTER" "$n"
     for k in $PARTITIONS; do row "spark-p$k" "Spark $SPARK_MASTER, $k partitions" "$n"; done
 done
-echo
-echo "- generated / hand-written SQL on DuckDB: $(for n in $SIZES; do printf '%s companies %s; ' "$n" "$(calc '%.2f' "${WALL[duckdb/$n]} / ${WALL[duckdb-hand/$n]}")"; done)"
+[ "${SKIP_DUCKDB:-0}" = 1 ] || echo
+[ "${SKIP_DUCKDB:-0}" = 1 ] || echo "- generated / hand-written SQL on DuckDB: $(for n in $SIZES; do printf '%s companies %s; ' "$n" "$(calc '%.2f' "${WALL[duckdb/$n]} / ${WALL[duckdb-hand/$n]}")"; done)"
 echo
 echo "## Graph rounds (DuckDB; the rounds are the SQL's, the same on Spark)"
 echo
@@ -320,7 +325,7 @@ for spec in $GRAPHS; do
     IFS=: read -r g h c <<<"$spec"
     echo "| $g | $h | $([ "$c" = 1 ] && echo "yes, length $((h + 1))" || echo no) | ${ROUNDS[$spec]} |"
 done
-if [ "${SKIP_SPARK:-0}" != 1 ]; then
+if [ "${SKIP_SPARK:-0}" != 1 ] && [ "${SKIP_OVERHEAD:-0}" != 1 ]; then
     echo
     echo "## Runner overhead (Spark $SPARK_MASTER)"
     echo
