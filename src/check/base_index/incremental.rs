@@ -30,6 +30,7 @@ use crate::check::store::Store;
 use crate::check::{Compiled, Loaded, NOT_JSON};
 use crate::ir::schema::{GraphId, RelationKind};
 use hashbrown::HashMap;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -87,7 +88,7 @@ fn u64s(v: &[u64]) -> Vec<u8> {
 
 /// Sorted (hash, row) pairs as two sections.
 fn lookup(out: &mut Sections, name: &str, mut pairs: Vec<(u64, u32)>) {
-    pairs.sort_unstable();
+    pairs.par_sort_unstable();
     out.push((format!("{name}.hash"), u64s(&pairs.iter().map(|p| p.0).collect::<Vec<_>>())));
     out.push((format!("{name}.row"), u32s(&pairs.iter().map(|p| p.1).collect::<Vec<_>>())));
 }
@@ -101,12 +102,12 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
     if n >= u32::MAX as usize / 2 {
         return Ok(None);
     }
+    let mut timer = crate::check::Timer::new();
     let lines = crate::check::store::RecordLines::new(base.entries.clone(), base.json_errors.iter().map(|(i, _)| *i).collect());
     let mut store = Store::new(base.table.clone(), base.masks.clone(), [lines, Default::default()], c.plan.key);
     store.base = n;
     store.index(&c.program.schema, &c.relations, &c.graphs, &c.unique_fields);
     let mut out: Sections = Vec::new();
-    let mut timer = crate::check::Timer::new();
     timer.phase("index: store indexed");
 
     // Components: relation edges, and records sharing a key.
@@ -121,16 +122,24 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
             }
         }
     }
-    let mut keys = Vec::with_capacity(n);
-    for row in 0..n {
-        let Some(k) = store.key_of(row) else { continue };
-        keys.push((text_hash(k), row as u32));
-        if let Some((first, count)) = store.key_rows(k) {
-            if count > 1 {
-                sets.union(row as u32, first);
-            }
+    timer.phase("index: components: relation edges unioned");
+    // Hashed and looked up in parallel; only the unions are sequential.
+    let found: Vec<(u64, u32, Option<u32>)> = (0..n)
+        .into_par_iter()
+        .filter_map(|row| {
+            let k = store.key_of(row)?;
+            let shared = store.key_rows(k).filter(|&(_, count)| count > 1).map(|(first, _)| first);
+            Some((text_hash(k), row as u32, shared))
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(found.len());
+    for (hash, row, shared) in found {
+        keys.push((hash, row));
+        if let Some(first) = shared {
+            sets.union(row, first);
         }
     }
+    timer.phase("index: components: keys hashed, shared keys unioned");
     let labels = sets.into_labeling();
     let mut number: HashMap<u32, u32> = HashMap::new();
     let comp_of: Vec<u32> = labels
@@ -156,7 +165,9 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
     out.push(("comp.of".into(), u32s(&comp_of)));
     out.push(("comp.start".into(), u32s(&starts)));
     out.push(("comp.rows".into(), u32s(&comp_rows)));
+    timer.phase("index: components numbered");
     lookup(&mut out, "keys", keys);
+    timer.phase("index: keys sorted");
 
     // References of base members that name no base record's key.
     let mut dangling = Vec::new();
@@ -186,7 +197,7 @@ pub fn build(c: &Compiled, base: &Loaded, base_bytes: &mut dyn std::io::Read) ->
         }
         unique.push(f.0);
         let column = &store.table.columns[f.0 as usize];
-        let pairs = (0..n).filter_map(|r| Some((cell_hash(column, r)?, r as u32))).collect();
+        let pairs = (0..n).into_par_iter().filter_map(|r| Some((cell_hash(column, r)?, r as u32))).collect();
         lookup(&mut out, &format!("unique.{}", f.0), pairs);
     }
 

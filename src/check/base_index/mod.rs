@@ -217,10 +217,14 @@ pub fn write(c: &Compiled, path: &Path, loaded: &Loaded, base: &BaseFile, base_p
     let mut timer = super::Timer::new();
     let snapshot = SnapshotRef { table: &loaded.table, masks: &loaded.masks, entries: &loaded.entries, json_errors: &loaded.json_errors };
     let encode = |e: postcard::Error| format!("cannot encode the index: {e}");
-    let mut sections: Vec<(String, Vec<u8>)> = vec![("snapshot".into(), postcard::to_stdvec(&snapshot).map_err(encode)?)];
-    timer.phase("index: snapshot encoded");
-    let mut file = super::cli::open_dataset(base_path)?;
-    if let Some((state, raw)) = incremental::build(c, loaded, &mut file)? {
+    // The snapshot is encoded beside the state's build (one core each).
+    let (encoded, built) = rayon::join(
+        || postcard::to_stdvec(&snapshot),
+        || super::cli::open_dataset(base_path).and_then(|mut file| incremental::build(c, loaded, &mut file)),
+    );
+    let mut sections: Vec<(String, Vec<u8>)> = vec![("snapshot".into(), encoded.map_err(encode)?)];
+    if let Some((state, raw)) = built? {
+        timer.phase("index: snapshot encoded, state built");
         sections.push(("state".into(), postcard::to_stdvec(&state).map_err(encode)?));
         sections.extend(raw);
     }

@@ -31,6 +31,7 @@ use crate::ir::expr::{Agg, Builtin, Expr, ExprKind, VarId};
 use crate::ir::schema::{FieldId, GraphId};
 use crate::ir::Scope;
 use hashbrown::HashMap;
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -515,7 +516,8 @@ impl<'p> Recorder<'p> {
             r.dedup();
             r
         };
-        for i in rules {
+        // The rules are independent: each records its own nodes.
+        rules.par_iter().for_each(|&i| {
             let rule = &c.program.rules[i];
             let mut env = Env::new(c, data, rule, 0);
             env.overlay = Some(self);
@@ -525,7 +527,7 @@ impl<'p> Recorder<'p> {
                     self.record(n, &mut env);
                 }
             }
-        }
+        });
     }
 
     fn record(&self, n: usize, env: &mut Env<'p>) {
