@@ -396,3 +396,31 @@ fn a_merge_of_generated_candidates_from_the_index_decides_as_the_merge_from_the_
     let m = merge_both_ways(&root().join("skills"), &base, &batch);
     assert!(!m["held_back"].as_array().unwrap().is_empty() && m["merged"].as_u64().unwrap() >= 10, "{m}");
 }
+
+#[test]
+fn a_merge_from_the_index_of_a_base_with_a_byte_order_mark_crlf_lines_and_broken_lines_decides_as_from_the_json() {
+    // The base's first line starts with a byte-order mark, its lines end in
+    // CRLF, and some are not records: the index re-reads records by their
+    // bytes, and must not read them differently from the base's JSON.
+    let skills = root().join("tests/fixtures/stalls");
+    let mut lines = vec![
+        format!("\u{feff}{}", stall("hub", "H", 1000, None, None)),
+        "{not json".to_string(),
+        stall("kid1", "K1", 400, Some("hub"), None),
+        String::new(),
+        r#"{"id":"typo","code":7,"revenue":1}"#.to_string(),
+        stall("hub2", "H2", 1000, None, None),
+    ];
+    lines.extend((0..50).map(|i| stall(&format!("s{i}"), &format!("S{i}"), 10, Some("hub2"), None)));
+    let base = lines.join("\r\n") + "\r\n";
+    let batch = vec![
+        // The first record of the base, and one after the broken lines.
+        stall("big-kid", "BK", 700, Some("hub"), None),
+        stall("hub2-kid", "HK", 10, Some("hub2"), None),
+        stall("too-big", "TB", 600, Some("hub2"), None),
+        stall("fine", "FI", 1, None, None),
+    ];
+    let m = merge_both_ways(&skills, &base, &batch);
+    let held: Vec<&str> = m["held_back"].as_array().unwrap().iter().map(|h| h["entity"].as_str().unwrap()).collect();
+    assert_eq!(held, ["big-kid", "too-big"], "{m}");
+}
