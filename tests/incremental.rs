@@ -225,6 +225,11 @@ fn skillc_index_writes_what_check_reads_and_a_named_index_must_match() {
     let out = skillc_in(dir, &["index", "base.jsonl", "-o", "elsewhere.idx", "--skills", skills.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("into `elsewhere.idx`"), "{}", stderr(&out));
+    // The index is a function of the base and the skills: built again (by
+    // another process, whose hashers are seeded anew), it is the same bytes.
+    let again = skillc_in(dir, &["index", "base.jsonl", "-o", "again.idx", "--skills", skills.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(std::fs::read(dir.join("elsewhere.idx")).unwrap() == std::fs::read(dir.join("again.idx")).unwrap(), "two builds differ");
     let full = check(dir, "new.jsonl", "base.jsonl", &["--no-index"]);
     let named = check(dir, "new.jsonl", "base.jsonl", &["--index", "elsewhere.idx"]);
     assert!(named.stderr.contains(FROM_INDEX));

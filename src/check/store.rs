@@ -264,8 +264,18 @@ pub struct Store {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Masks {
     any: Vec<u64>,
+    #[serde(serialize_with = "in_key_order")]
     failed: HashMap<u32, u64>,
     len: usize,
+}
+
+/// A map written in key order (a map's iteration order is its hasher's,
+/// seeded per process), so an index built twice from one base is the same
+/// bytes.
+fn in_key_order<S: serde::Serializer>(map: &HashMap<u32, u64>, s: S) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&u32, &u64)> = map.iter().collect();
+    entries.sort_unstable();
+    s.collect_map(entries)
 }
 
 impl Masks {
