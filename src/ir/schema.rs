@@ -206,7 +206,7 @@ pub struct EntityBlock {
     pub name_span: Span,
     pub span: Span,
     pub items: Vec<EntityItem>,
-    /// ```entity <name> extend: adds to an entity declared elsewhere.
+    /// `` ```entity <name> extend ``: adds to an entity declared elsewhere.
     pub extend: bool,
 }
 

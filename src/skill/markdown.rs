@@ -7,14 +7,14 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 /// What a fenced block declares, from its info string.
 #[derive(Clone, Debug, PartialEq)]
 pub enum BlockKind {
-    /// ```rule <id>
+    /// `` ```rule <id> ``
     Rule { id: Option<(String, Span)> },
-    /// ```entity <name>, or ```entity <name> extend (adds fields to an
+    /// `` ```entity <name> ``, or `` ```entity <name> extend `` (adds fields to an
     /// entity declared elsewhere): `modifier` is the word after the name.
     Entity { name: Option<(String, Span)>, modifier: Option<(String, Span)> },
-    /// ```table <name>
+    /// `` ```table <name> ``
     Table { name: Option<(String, Span)> },
-    /// ```jsonl example pass|fail|flag [rule ids]: example companies, one
+    /// `` ```jsonl example pass|fail|flag [rule ids] ``: example companies, one
     /// JSON object per line; the expectation, or why the info string is
     /// malformed (reported by [`crate::skill::read`]).
     Example { expectation: Result<Expectation, ExampleError> },
