@@ -99,6 +99,16 @@ pub fn kept_lines(c: &Compiled, input: &mut File, report: &Report) -> Result<Vec
     Ok(kept)
 }
 
+/// Candidates as the lines the merge appends: each one's bytes and a line end.
+fn lines_of<'c>(candidates: impl IntoIterator<Item = &'c Candidate>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cand in candidates {
+        out.extend_from_slice(&cand.text);
+        out.push(b'\n');
+    }
+    out
+}
+
 /// The base as a file, with what the merge needs to know of it.
 struct Base<'p> {
     path: &'p Path,
@@ -136,14 +146,8 @@ impl<'p> Base<'p> {
     /// The dataset as it would be with `extra` appended, checked whole.
     fn check_with(&self, c: &Compiled, extra: &[&Candidate]) -> Result<Report, String> {
         let file = File::open(self.path).map_err(|e| format!("cannot read `{}`: {e}", self.path.display()))?;
-        let mut tail = Vec::new();
-        if !self.ends_with_newline {
-            tail.push(b'\n');
-        }
-        for cand in extra {
-            tail.extend_from_slice(&cand.text);
-            tail.push(b'\n');
-        }
+        let mut tail = if self.ends_with_newline { Vec::new() } else { vec![b'\n'] };
+        tail.extend(lines_of(extra.iter().copied()));
         let size = self.size + tail.len() as u64;
         let loaded = load_sized(c, file.chain(std::io::Cursor::new(tail)), None, true, Some(size))
             .map_err(|e| format!("cannot read `{}`: {e}", self.path.display()))?;
@@ -212,20 +216,25 @@ impl Merger<'_, '_> {
         }
         let report = self.base.check_with(self.c, kept)?;
         let failing_before = self.failing_before.as_ref().expect("taken above");
-        let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
-        // The candidates follow the base, one line each.
+        Ok(self.classify(&report, kept, |line| !failing_before.contains(&line)))
+    }
+
+    /// The rejected lines of `report`, a check of the base's records with
+    /// `kept` after them (the candidates numbered from the line after the
+    /// base's last): the kept candidates that fail, and the base lines that
+    /// fail and are `new` failures.
+    fn classify(&self, report: &Report, kept: &[&Candidate], new: impl Fn(u32) -> bool) -> Outcome {
         let first = self.base.lines + 1;
-        for (line, key, rules) in rejected(self.c, &report) {
-            if line < first {
-                if !failing_before.contains(&line) {
-                    out.base.push(Broken { line, in_base: true, key, rules });
-                }
-            } else {
+        let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
+        for (line, key, rules) in rejected(self.c, report) {
+            if line >= first {
                 let i = (line - first) as usize;
                 out.candidates.push((i, Broken { line: kept[i].line, in_base: false, key, rules }));
+            } else if new(line) {
+                out.base.push(Broken { line, in_base: true, key, rules });
             }
         }
-        Ok(out)
+        out
     }
 
     /// [`Merger::outcome`] from the base's index, without reading the
@@ -246,11 +255,7 @@ impl Merger<'_, '_> {
     fn outcome_indexed(&self, index: &Indexed<'_, '_>, kept: &[&Candidate]) -> Option<Outcome> {
         let c = self.c;
         let first = self.base.lines + 1;
-        let mut kept_text = Vec::new();
-        for cand in kept {
-            kept_text.extend_from_slice(&cand.text);
-            kept_text.push(b'\n');
-        }
+        let kept_text = lines_of(kept.iter().copied());
         let kept_lines: Vec<u32> = (0..kept.len() as u32).map(|i| first + i).collect();
         let candidates = incremental::load_lines(c, kept_text.clone(), &kept_lines, true)?;
         let rows = incremental::reached(c, index.view, &candidates)?;
@@ -261,19 +266,9 @@ impl Merger<'_, '_> {
         text.extend_from_slice(&kept_text);
         lines.extend_from_slice(&kept_lines);
         let after = check(c, None, incremental::load_lines(c, text, &lines, true)?);
-
-        let row_lines: BTreeSet<u32> = incremental::row_lines(index.view, &index.file, &rows)?.1.into_iter().collect();
+        let reached_lines: BTreeSet<u32> = reached.entries.iter().map(|e| e.line).collect();
         let failing_before: BTreeSet<u32> = rejected(c, &before).into_iter().map(|(line, _, _)| line).collect();
-        let mut out = Outcome { base: Vec::new(), candidates: Vec::new() };
-        for (line, key, rules) in rejected(c, &after) {
-            if line >= first {
-                let i = (line - first) as usize;
-                out.candidates.push((i, Broken { line: kept[i].line, in_base: false, key, rules }));
-            } else if row_lines.contains(&line) && !failing_before.contains(&line) {
-                out.base.push(Broken { line, in_base: true, key, rules });
-            }
-        }
-        Some(out)
+        Some(self.classify(&after, kept, |line| reached_lines.contains(&line) && !failing_before.contains(&line)))
     }
 
     /// The candidates of `set` behind the base failures of `base ∪ set`,
@@ -326,12 +321,7 @@ impl Merger<'_, '_> {
 pub fn plan(c: &Compiled, base: &Path, candidates: Vec<Candidate>, index: Option<&Opened>) -> Result<Merge, String> {
     if let Some(index) = index {
         let file = File::open(base).map_err(|e| format!("cannot read `{}`: {e}", base.display()))?;
-        let mut file = Some(file);
-        let planned = index.with_state(|view| {
-            let index = Indexed { view, file: file.take().expect("once") };
-            plan_with(c, base, candidates.clone(), Some(index))
-        });
-        if let Some(planned) = planned {
+        if let Some(planned) = index.with_state(|view| plan_with(c, base, candidates.clone(), Some(Indexed { view, file }))) {
             return planned;
         }
     }
@@ -390,10 +380,7 @@ pub fn write(base: &Path, merged: &[Candidate]) -> Result<(), String> {
         if copied > 0 && !ends_with_newline(&mut original)? {
             out.write_all(b"\n").map_err(io)?;
         }
-        for cand in merged {
-            out.write_all(&cand.text).map_err(io)?;
-            out.write_all(b"\n").map_err(io)?;
-        }
+        out.write_all(&lines_of(merged)).map_err(io)?;
         out.flush().map_err(io)?;
     }
     tmp.as_file().sync_all().map_err(io)?;
@@ -413,12 +400,7 @@ impl Merge {
     /// The bytes the merge appends to the base after its own (and after
     /// the line end `separated` puts between).
     pub fn appended(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for cand in &self.merged {
-            out.extend_from_slice(&cand.text);
-            out.push(b'\n');
-        }
-        out
+        lines_of(&self.merged)
     }
 
     /// The report's `merge` line (docs/output-schema.md).

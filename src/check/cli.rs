@@ -240,11 +240,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let mut warnings = Vec::new();
     let base = match &args.base {
         Some(path) => {
-            let index = match (&args.index, args.no_index) {
-                (Some(file), _) => super::base_index::Use::File(file),
-                (None, true) => super::base_index::Use::Off,
-                (None, false) => super::base_index::Use::Automatic,
-            };
+            let index = index_use(&args);
             let quiet = args.quiet;
             let loaded = super::base_index::base_for_check(&compiled, path, index, &mut |note| {
                 if !quiet {
@@ -301,6 +297,15 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     report_done(args, compiled, accepted, rejected, out, warnings, reread, report, name, stdin, splitting, scoring)
 }
 
+/// How the check reads the index of its base (`--index`, `--no-index`).
+fn index_use(args: &CheckArgs) -> super::base_index::Use<'_> {
+    match (&args.index, args.no_index) {
+        (Some(file), _) => super::base_index::Use::File(file),
+        (None, true) => super::base_index::Use::Off,
+        (None, false) => super::base_index::Use::Automatic,
+    }
+}
+
 /// `check --engine duckdb|spark`: the report from the engine, then the
 /// same outputs as the native engine's.
 fn run_on_engine(args: CheckArgs, compiled: Compiled, accepted: Option<Sink>, rejected: Option<Sink>, out: Sink) -> Result<u8, String> {
@@ -353,21 +358,15 @@ fn report_done(
             input.rewind().map_err(|e| e.to_string())?;
             // The index the check used (or wrote) makes each of the
             // merge's checks one of what the candidates reach.
-            let index_path = match (&args.index, args.no_index) {
-                (_, true) => None,
-                (Some(file), false) => Some(file.clone()),
-                (None, false) => Some(super::base_index::default_path(base)),
-            };
-            let index = index_path.and_then(|p| super::base_index::read(&compiled, &p, base).ok());
-            let plan = crate::batch::merge::plan(&compiled, base, kept, index.as_ref())?;
+            let index = index_use(&args).path(base).and_then(|p| Some((super::base_index::read(&compiled, &p, base).ok()?, p)));
+            let plan = crate::batch::merge::plan(&compiled, base, kept, index.as_ref().map(|(opened, _)| opened))?;
             timer.phase(&format!("merge planned ({} checks, {} from the index)", plan.checks, plan.from_index));
             crate::batch::merge::write(base, &plan.merged)?;
             timer.phase("candidates appended to the base");
             // The index follows the base, so the next check reads it
             // instead of the JSON. Best effort: a stale index is rebuilt.
-            if let (Some(index), false) = (&index, plan.merged.is_empty()) {
-                let path = args.index.clone().unwrap_or_else(|| super::base_index::default_path(base));
-                let _ = super::base_index::after_merge(&compiled, index, &path, base, &plan);
+            if let (Some((index, path)), false) = (&index, plan.merged.is_empty()) {
+                let _ = super::base_index::after_merge(&compiled, index, path, base, &plan);
                 timer.phase("index of the merged base written");
             }
             Some(plan)

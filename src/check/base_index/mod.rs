@@ -227,8 +227,8 @@ pub fn write(c: &Compiled, path: &Path, loaded: &Loaded, base: &BaseFile, base_p
         timer.phase("index: snapshot encoded, state built");
         sections.push(("state".into(), postcard::to_stdvec(&state).map_err(encode)?));
         sections.extend(raw);
+        timer.phase("index: state encoded");
     }
-    timer.phase("index: incremental state built");
     let mut table = Vec::new();
     let mut offset = 0u64;
     for (name, bytes) in &sections {
@@ -286,8 +286,7 @@ pub fn after_merge(c: &Compiled, opened: &Opened, path: &Path, base: &Path, merg
     if before.len() != expected {
         return Ok(false);
     }
-    let lines = memchr::memchr_iter(b'\n', &appended).count();
-    let line_numbers: Vec<u32> = (0..lines as u32).map(|i| merge.first_line + i).collect();
+    let line_numbers: Vec<u32> = (0..merge.merged.len() as u32).map(|i| merge.first_line + i).collect();
     let Some(new) = incremental::load_lines(c, appended, &line_numbers, false) else { return Ok(false) };
     let rows = loaded.table.rows as u32;
     loaded.table.append(&new.table);
@@ -467,6 +466,17 @@ pub enum Use<'p> {
     File(&'p Path),
     /// No index: the base's JSON is read (`--no-index`).
     Off,
+}
+
+impl Use<'_> {
+    /// The index file this use reads for the base at `base`, if any.
+    pub fn path(&self, base: &Path) -> Option<PathBuf> {
+        match self {
+            Use::Automatic => Some(default_path(base)),
+            Use::File(path) => Some(path.to_path_buf()),
+            Use::Off => None,
+        }
+    }
 }
 
 /// The base of a check: its JSON loaded, or its index opened.
